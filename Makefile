@@ -1,0 +1,65 @@
+# gpufleet.nvidia — developer entry points.
+#   make site   run playbooks/site.yml against this machine (the main job)
+#   make test   everything CI runs: lint, sanity, unit (3.11 + 3.6/3.8), integration, molecule
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/.collections
+SANITY_ROOT := $(CURDIR)/build/sanity/ansible_collections/gpufleet/nvidia
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS):$(CURDIR)/$(VENV)/lib/python3.11/site-packages
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: site test venv install build units compat sanity lint changelog integration molecule bench clean
+
+$(BIN)/activate: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+build: venv
+	rm -rf build/dist && mkdir -p build/dist
+	$(BIN)/ansible-galaxy collection build --force --output-path build/dist .
+
+install: build
+	rm -rf $(COLLECTIONS)/ansible_collections/gpufleet/nvidia
+	$(BIN)/ansible-galaxy collection install --force -p $(COLLECTIONS) build/dist/gpufleet-nvidia-*.tar.gz >/dev/null
+
+site: install
+	$(BIN)/ansible-playbook -i localhost, -c local playbooks/site.yml $(ARGS)
+
+test: lint sanity units compat changelog integration molecule
+
+units: venv
+	$(BIN)/python -m pytest -q tests/unit
+
+compat:
+	bash tests/compat/run.sh
+
+sanity: venv
+	rm -rf build/sanity && mkdir -p $(SANITY_ROOT)
+	git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t $(SANITY_ROOT)
+	cd $(SANITY_ROOT) && PATH=$(CURDIR)/$(BIN):$$PATH ansible-test sanity --local --python 3.11 --color no
+
+lint: install
+	PATH=$(CURDIR)/$(BIN):$$PATH ansible-lint --profile production --offline
+
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+
+integration: venv
+	$(BIN)/python -m pytest -q tests/integration
+
+molecule: install
+	bash tests/molecule/run.sh
+
+bench: install
+	$(BIN)/python tests/perf/bench_facts.py
+
+clean:
+	rm -rf build .cache .collections .pytest_cache .hypothesis

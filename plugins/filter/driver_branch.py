@@ -151,6 +151,48 @@ def driver_kernel_flavour(gpus, requested="auto"):
     return "open"
 
 
+def driver_kernel_flavour_problem(gpus, requested="auto"):
+    """Empty when ``driver_kernel_flavour`` accepts the request, else its error message."""
+    try:
+        driver_kernel_flavour(gpus, requested)
+    except AnsibleFilterError as exc:
+        return getattr(exc, "message", None) or str(exc)
+    return ""
+
+
+def _cuda_tuple(version):
+    text = str(version).strip()
+    parts = text.split(".")
+    try:
+        return tuple(int(part) for part in parts[:2]) + ((0,) if len(parts) == 1 else ())
+    except ValueError:
+        raise AnsibleFilterError("CUDA version %r is not a version such as 12.9 or 13.0" % (version,))
+
+
+def _cuda_too_new(archs, version):
+    wanted = _cuda_tuple(version)
+    return [arch for arch in archs
+            if gpu_arch.ARCHITECTURES[arch]["max_cuda"] is not None
+            and wanted > _cuda_tuple(gpu_arch.ARCHITECTURES[arch]["max_cuda"])]
+
+
+def driver_cuda_supported(gpus, cuda_version):
+    """True when CUDA ``cuda_version`` still builds for every GPU given."""
+    return not _cuda_too_new(_architectures(gpus), cuda_version)
+
+
+def driver_cuda_support_message(gpus, cuda_version):
+    """Sentence on whether CUDA ``cuda_version`` supports the GPUs, naming the newest that does."""
+    archs = _architectures(gpus)
+    too_new = _cuda_too_new(archs, cuda_version)
+    if not too_new:
+        return "CUDA %s supports the %s GPUs of this host" % (cuda_version, ", ".join(archs) or "(no)")
+    limits = ", ".join("%s up to CUDA %s" % (arch, gpu_arch.ARCHITECTURES[arch]["max_cuda"]) for arch in too_new)
+    newest = min((gpu_arch.ARCHITECTURES[arch]["max_cuda"] for arch in too_new), key=_cuda_tuple)
+    return ("CUDA %s does not support the %s GPUs of this host (%s); use CUDA %s or older"
+            % (cuda_version, ", ".join(too_new), limits, newest))
+
+
 class FilterModule(object):
     """Driver branch filters."""
 
@@ -160,4 +202,7 @@ class FilterModule(object):
             "driver_branch_supported": driver_branch_supported,
             "driver_support_message": driver_support_message,
             "driver_kernel_flavour": driver_kernel_flavour,
+            "driver_kernel_flavour_problem": driver_kernel_flavour_problem,
+            "driver_cuda_supported": driver_cuda_supported,
+            "driver_cuda_support_message": driver_cuda_support_message,
         }

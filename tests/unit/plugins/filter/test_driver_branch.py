@@ -12,7 +12,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.nvidia.plugins.filter.driver_branch import (
-    FilterModule, driver_branch_for, driver_branch_supported, driver_kernel_flavour,
+    FilterModule, driver_branch_for, driver_cuda_support_message, driver_cuda_supported,
+    driver_kernel_flavour_problem, driver_branch_supported, driver_kernel_flavour,
     driver_support_message)
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_arch
 
@@ -76,6 +77,15 @@ def test_open_refused_for_pre_turing():
             driver_kernel_flavour([gpu], "open")
 
 
+def test_kernel_flavour_problem_explains_without_raising():
+    assert driver_kernel_flavour_problem([H100], "open") == ""
+    assert driver_kernel_flavour_problem([TESLA_P4], "auto") == ""
+    assert driver_kernel_flavour_problem([TESLA_P4], "open") == (
+        "the open kernel modules do not support Pascal GPUs (open modules start with Turing); "
+        "use driver_kernel_module: proprietary")
+    assert "require the open kernel modules" in driver_kernel_flavour_problem([RTX_5090], "proprietary")
+
+
 def test_mixed_host_takes_common_branch_and_flavour():
     assert driver_branch_for([TESLA_P4, H100]) == 580
     assert driver_kernel_flavour([TESLA_P4, TESLA_T4]) == "proprietary"
@@ -135,6 +145,27 @@ def test_supported_branch_message():
     assert driver_branch_for([H100], "580.95.05") == 580
 
 
+def test_tesla_p4_with_cuda_13_is_refused():
+    assert driver_cuda_supported([TESLA_P4], "12.9")
+    assert driver_cuda_supported([TESLA_P4], "12")
+    assert not driver_cuda_supported([TESLA_P4], "13.0")
+    text = driver_cuda_support_message([TESLA_P4], "13.0")
+    assert text == ("CUDA 13.0 does not support the Pascal GPUs of this host "
+                    "(Pascal up to CUDA 12.9); use CUDA 12.9 or older")
+
+
+def test_cuda_versions_for_kepler_and_hopper():
+    assert driver_cuda_supported([TESLA_K80], "11.8")
+    assert not driver_cuda_supported([TESLA_K80], "12.0")
+    assert driver_cuda_supported([H100], "13.0")
+    assert driver_cuda_support_message([H100], "13.0") == "CUDA 13.0 supports the Hopper GPUs of this host"
+    assert "use CUDA 11.8 or older" in driver_cuda_support_message([TESLA_K80, TESLA_P4], "13.0")
+    with pytest.raises(AnsibleFilterError, match="not a version"):
+        driver_cuda_supported([H100], "latest")
+
+
 def test_filter_module_exports():
     assert sorted(FilterModule().filters()) == [
-        "driver_branch_for", "driver_branch_supported", "driver_kernel_flavour", "driver_support_message"]
+        "driver_branch_for", "driver_branch_supported", "driver_cuda_support_message",
+        "driver_cuda_supported", "driver_kernel_flavour", "driver_kernel_flavour_problem",
+        "driver_support_message"]

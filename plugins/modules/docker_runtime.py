@@ -332,6 +332,14 @@ def dockerd_pid(pidfile):
     return pid if comm.startswith("dockerd") else None
 
 
+def init_script_restart(module, service):
+    """``service <name> restart`` when an init script exists (no systemd), else ``None``."""
+    tool = module.get_bin_path("service")
+    if tool and os.path.exists(os.path.join("/etc/init.d", service)):
+        return [tool, service, "restart"]
+    return None
+
+
 def deliver(module, action, pidfile, service):
     """Send ``action`` to dockerd; return ``(done, method)``."""
     unit_active = systemd_unit_state(module, service)
@@ -355,12 +363,11 @@ def deliver(module, action, pidfile, service):
     if unit_active:
         cmd = [module.get_bin_path("systemctl", required=True), "restart", service]
     else:
-        tool = module.get_bin_path("service")
-        if not tool or not os.path.exists(os.path.join("/etc/init.d", service)):
+        cmd = init_script_restart(module, service)
+        if cmd is None:
             module.warn("dockerd (pid %d) is not managed by systemd or an init script; restart it yourself "
                         "so that the change takes effect" % pid)
             return RELOAD_NONE, "dockerd pid %d has no service manager to restart it" % pid
-        cmd = [tool, service, "restart"]
     rc, out, err = module.run_command(cmd)
     if rc != 0:
         module.fail_json(msg="%s was written but '%s' failed: %s"

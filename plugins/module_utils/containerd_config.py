@@ -15,11 +15,13 @@ Behaviour follows ``nvidia-ctk runtime configure --runtime=containerd``:
 * the CRI plugin is ``cri`` (config version 1), ``io.containerd.grpc.v1.cri``
   (version 2, containerd 1.x) or ``io.containerd.cri.v1.runtime`` (version 3,
   containerd 2.x);
-* the new runtime is a copy of the existing low-level runtime (the default
-  runtime unless it is an ``nvidia*`` one, then ``runc``, then ``crun``) so
-  ``SystemdCgroup`` and the other options carry over, with ``runtime_type``
-  and ``options.BinaryName`` set to the NVIDIA runtime.  Unlike nvidia-ctk,
-  a default runtime that is not runc-based (kata, gVisor) is never copied.
+* the new runtime is a copy of the existing low-level runtime (``runc``, then
+  ``crun``, then the default runtime) so ``SystemdCgroup`` and the other
+  options carry over, with ``runtime_type`` and ``options.BinaryName`` set to
+  the NVIDIA runtime.  Unlike nvidia-ctk, a runtime that is not runc-based
+  (kata, gVisor) is never copied, and runc comes before the default runtime
+  so that making ours the default does not change the template on the next
+  run.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -113,14 +115,20 @@ def _type_name(value):
 
 
 def base_runtime(data, version, name):
-    """Pick the runtime to copy options from: (name, table) or (None, None)."""
+    """Pick the runtime to copy options from: (name, table) or (None, None).
+
+    ``runc``, then ``crun``, then the default runtime when it is runc-based and
+    not an ``nvidia*`` one.  nvidia-ctk looks at the default runtime first; we
+    do not, because setting our runtime as the default would then change the
+    template on the next run (not idempotent), and because the NVIDIA runtime
+    wraps runc, whose options are the ones to copy.
+    """
     prefix = cri_prefix(version)
     runtimes = get_path(data, prefix + ("containerd", "runtimes"), {})
     default = get_path(data, prefix + ("containerd", "default_runtime_name"))
-    candidates = []
+    candidates = ["runc", "crun"]
     if isinstance(default, str) and default and not default.startswith("nvidia") and default != name:
         candidates.append(default)
-    candidates.extend(["runc", "crun"])
     for cand in candidates:
         table = runtimes.get(cand) if isinstance(runtimes, dict) else None
         if not isinstance(table, dict):

@@ -32,7 +32,7 @@ install: build
 	$(BIN)/ansible-galaxy collection install --force -p $(COLLECTIONS) build/dist/gpufleet-nvidia-*.tar.gz >/dev/null
 
 site: install
-	$(BIN)/ansible-playbook -i localhost, -c local playbooks/site.yml $(ARGS)
+	$(BIN)/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(CURDIR)/$(BIN)/python playbooks/site.yml $(ARGS)
 
 test: lint sanity units compat changelog integration molecule
 

@@ -96,11 +96,19 @@ apt-get clean
 EOS
 }
 
-for rel in "${RELEASES[@]}"; do
+build_release() {
+  local rel="$1"
   build_rootfs "$rel"
   layer "local/debian:$rel" "local/gpufleet-base:$rel" "$(base_script "$rel")"
   layer "local/gpufleet-base:$rel" "local/gpufleet-docker:$rel" \
     "$APT_ENV $APT_INSTALL docker.io busybox-static && apt-get clean"
   layer "local/gpufleet-base:$rel" "local/gpufleet-containerd:$rel" \
     "$APT_ENV $APT_INSTALL containerd && apt-get clean"
-done
+}
+
+# Releases build in parallel: most of the time is spent waiting on the archive.
+pids=()
+for rel in "${RELEASES[@]}"; do build_release "$rel" & pids+=($!); done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+exit "$rc"

@@ -24,6 +24,9 @@ def test_toolkit_installed_from_local_debs(host):
         assert pkg.is_installed, name
         assert pkg.version == PINNED
     assert host.file("/usr/bin/nvidia-ctk").exists
+    # the role copied the .deb files from the controller's directory
+    cached = host.check_output("ls /var/cache/gpufleet/container-toolkit")
+    assert "nvidia-container-toolkit_%s_amd64.deb" % PINNED in cached
     assert PINNED.split("-")[0] in host.check_output("nvidia-ctk --version")
 
 

@@ -93,7 +93,7 @@ def bench_vars(fixture_url, fingerprint):
     return {
         "gpufleet_force_without_gpu": True,
         "driver_enabled": False,
-        "container_toolkit_repo_url": fixture_url + "/stable/deb/$(ARCH)",
+        "container_toolkit_repo_base_url": fixture_url + "/stable",
         "container_toolkit_repo_key_url": fixture_url + "/gpgkey",
         "container_toolkit_repo_key_fingerprint": fingerprint,
     }

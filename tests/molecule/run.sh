@@ -10,7 +10,8 @@
 #   1. starts dockerd when no engine answers (there is no systemd on the host),
 #   2. builds the Debian base images once (tests/molecule/images.sh, cached),
 #   3. builds the signed TEST FIXTURE apt repository (tests/molecule/fixture_repo.sh)
-#      and serves it over HTTP on the Docker bridge's gateway address,
+#      and serves it over HTTP on the gateway address of the instances' network
+#      (gpufleet-molecule, created when missing),
 #   4. runs `molecule test` per scenario and times it,
 #   5. stops what it started; exits non-zero when any scenario failed.
 # Logs: build/molecule/logs/<scenario>.log; timings: build/molecule/timings.txt.
@@ -54,9 +55,17 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { log "dockerd did not come up:"; tail -20 /var/log/dockerd.log >&2; exit 1; }
 fi
-GATEWAY="$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null || true)"
-[ -n "$GATEWAY" ] || GATEWAY="$(ip -4 -o addr show docker0 | awk '{sub(/\/.*/, "", $4); print $4; exit}')"
-[ -n "$GATEWAY" ] || { log "cannot find the docker bridge gateway address"; exit 1; }
+# The instances get a network of their own: its bridge and gateway address do
+# not depend on docker0, which other tools on a shared machine may reconfigure.
+NETWORK="${GPUFLEET_MOLECULE_NETWORK:-gpufleet-molecule}"
+SUBNET="${GPUFLEET_MOLECULE_SUBNET:-172.31.250.0/24}"
+export GPUFLEET_MOLECULE_NETWORK="$NETWORK"
+if ! docker network inspect "$NETWORK" >/dev/null 2>&1; then
+  docker network create --driver bridge --subnet "$SUBNET" \
+    -o com.docker.network.bridge.name=gpufleet0 "$NETWORK" >/dev/null
+fi
+GATEWAY="$(docker network inspect "$NETWORK" -f '{{(index .IPAM.Config 0).Gateway}}')"
+[ -n "$GATEWAY" ] || { log "network $NETWORK has no gateway address"; exit 1; }
 
 # 2. Base images (cached).
 t0=$(date +%s)

@@ -43,15 +43,20 @@ def sh(cmd, **kw):
                           universal_newlines=True, **kw).stdout
 
 
-def bridge_gateway():
-    out = sh(["docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"])
+def ensure_network(name, subnet):
+    """A network of the benchmark's own (see tests/molecule/run.sh); its gateway address."""
+    if subprocess.run(["docker", "network", "inspect", name],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        sh(["docker", "network", "create", "--driver", "bridge", "--subnet", subnet, name])
+    out = sh(["docker", "network", "inspect", name, "-f", "{{(index .IPAM.Config 0).Gateway}}"])
     return out.strip()
 
 
-def start_instances(prefix, count, image):
+def start_instances(prefix, count, image, network):
     names = ["%s-%02d" % (prefix, i) for i in range(count)]
     for name in names:
-        sh(["docker", "run", "-d", "--name", name, "--hostname", name, "--label", "gpufleet-bench=1"]
+        sh(["docker", "run", "-d", "--name", name, "--hostname", name, "--network", network,
+            "--label", "gpufleet-bench=1"]
            + SYSTEMD_FLAGS + [image, "/lib/systemd/systemd"])
     for name in names:
         subprocess.run(["docker", "exec", name, "systemctl", "is-system-running", "--wait"],
@@ -106,6 +111,8 @@ def main():
                                                           "local/gpufleet-docker:bookworm"))
     parser.add_argument("--playbook", default=os.path.join(ROOT, "playbooks", "site.yml"))
     parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--network", default="gpufleet-bench")
+    parser.add_argument("--subnet", default="172.31.251.0/24")
     parser.add_argument("--json", default=os.path.join(ROOT, "build", "perf", "fleet_bench.json"))
     parser.add_argument("--keep-logs", default=os.path.join(ROOT, "build", "perf"))
     args = parser.parse_args()
@@ -114,7 +121,7 @@ def main():
     sh(["bash", os.path.join(ROOT, "tests", "molecule", "images.sh"), "bookworm"])
     os.makedirs(args.keep_logs, exist_ok=True)
     work = tempfile.mkdtemp(prefix="gpufleet-bench.")
-    gateway = bridge_gateway()
+    gateway = ensure_network(args.network, args.subnet)
     fixture_url = "http://%s:%d" % (gateway, args.port)
     repo = os.path.join(work, "repo")
     sh(["bash", os.path.join(ROOT, "tests", "molecule", "fixture_repo.sh"), repo, fixture_url])
@@ -133,7 +140,7 @@ def main():
     names = []
     try:
         for size in sizes:
-            names = start_instances("gpufleet-bench", size, args.image)
+            names = start_instances("gpufleet-bench", size, args.image, args.network)
             inventory = os.path.join(work, "inventory-%d.ini" % size)
             vars_path = write_inventory(inventory, names, bench_vars(fixture_url, fingerprint))
             play = ["ansible-playbook", "-i", inventory, "-f", str(size), "-e", "@" + vars_path, args.playbook]

@@ -259,13 +259,13 @@ def test_lspci_only_when_sysfs_missing(host, run_module, dump, device, arch, cc,
 
 def test_lspci_names_gpu_found_in_sysfs(host, run_module):
     fakehost.h100_root(host["root"])
-    vmm = ("Slot:\t0000:00:06.0\nClass:\t3D controller [0302]\nVendor:\tNVIDIA Corporation [10de]\n"
-           "Device:\tGH100 [H100 SXM5 80GB] [2330]\nSVendor:\tNVIDIA Corporation [10de]\n"
-           "SDevice:\tDevice [16c1]\nRev:\ta1\nProgIf:\t00\nDriver:\tnvidia\nModule:\tnvidia\n\n")
+    # An A100 listed by lspci but absent from sysfs is not invented.
+    vmm = fakehost.H100_LSPCI_VMM + fakehost.load_lspci("a100", "vmm")[0]
     lspci = fakehost.fake_command(host["bin"], "lspci", [], default=(vmm, 0))
     smi(host)
     nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
     assert len(fakehost.calls(lspci)) == 1
+    assert nvidia["gpu_count"] == 1
     assert nvidia["gpus"][0]["pci_device_name"] == "GH100 [H100 SXM5 80GB]"
 
 

@@ -30,7 +30,7 @@ description:
   - Never fails for a missing GPU, driver, C(nvidia-smi) or C(lspci); what could not be learned
     is C(null) and explained in O(ignore:msg) and warnings.
 author:
-  - gpufleet maintainers
+  - gpufleet maintainers (@gpufleet)
 options:
   nvidia_smi_path:
     description:
@@ -113,7 +113,11 @@ commands:
   returned: always
   type: list
   elements: str
-  sample: ["/usr/local/nvidia/bin/nvidia-smi --query-gpu=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version --format=csv,noheader,nounits"]
+  sample:
+    - >-
+      /usr/local/nvidia/bin/nvidia-smi
+      --query-gpu=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version
+      --format=csv,noheader,nounits
 elapsed_ms:
   description: Wall time in milliseconds spent by the module, in total and in each command.
   returned: always

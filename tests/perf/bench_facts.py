@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Benchmark nvidia_gpu_facts: time in nvidia-smi versus everything else.
 
@@ -66,7 +65,7 @@ def stats(name, values):
 def bench(args, runs, workdir):
     columns = {"total": [], "nvidia_smi": [], "lspci": [], "other_commands": [], "own": [], "process": []}
     result = None
-    for _ in range(runs):
+    for _run in range(runs):
         result, process_ms = run_module(args, workdir)
         elapsed = result["elapsed_ms"]
         for key in ("total", "nvidia_smi", "lspci", "other_commands"):
@@ -100,7 +99,7 @@ def fixture_host(workdir):
 def ansible_end_to_end(count):
     ansible = shutil.which("ansible") or os.path.join(os.path.dirname(sys.executable), "ansible")
     times = []
-    for _ in range(count):
+    for _run in range(count):
         started = time.time()
         proc = subprocess.run([ansible, "localhost", "-c", "local", "-m", "gpufleet.nvidia.nvidia_gpu_facts"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
@@ -113,7 +112,7 @@ def ansible_end_to_end(count):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--real", action="store_true", help="gather facts of this host (root /)")
     parser.add_argument("--ansible", type=int, default=0, metavar="N",

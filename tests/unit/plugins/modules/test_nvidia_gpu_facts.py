@@ -17,8 +17,8 @@ from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_gpu_facts
 
 FIELDS = ["index", "pci.bus_id", "name", "uuid", "serial", "driver_version", "memory.total",
           "compute_cap", "persistence_mode", "mig.mode.current", "vbios_version"]
-NOT_LOADED, _ = fakehost.load("debian12-nogpu-nvidia-smi535", "nvsmi-query-nounits.txt")
-NO_LIBRARY, _ = fakehost.load("debian12-nogpu-nvidia-smi535", "nvsmi-nolib.txt")
+NOT_LOADED = fakehost.load("debian12-nogpu-nvidia-smi535", "nvsmi-query-nounits.txt")[0]
+NO_LIBRARY = fakehost.load("debian12-nogpu-nvidia-smi535", "nvsmi-nolib.txt")[0]
 
 
 @pytest.fixture
@@ -403,8 +403,8 @@ def test_container_components_from_rpm(host, run_module):
 def test_explicit_missing_paths_warn(host, run_module):
     fakehost.h100_root(host["root"])
     result = run(host, run_module, {"root": str(host["root"]),
-                                           "nvidia_smi_path": "/nonexistent/nvidia-smi",
-                                           "lspci_path": "/nonexistent/lspci"})
+                                    "nvidia_smi_path": "/nonexistent/nvidia-smi",
+                                    "lspci_path": "/nonexistent/lspci"})
     nvidia = facts_of(result)
     assert nvidia["driver"]["nvidia_smi_path"] is None
     assert any("/nonexistent/nvidia-smi is not an executable file" in w for w in result["warnings"])

@@ -37,8 +37,8 @@ adhoc() { ansible localhost -c local -e "ansible_python_interpreter=$PY" -m gpuf
   echo "\$ time ansible localhost -c local -m gpufleet.nvidia.nvidia_gpu_facts -vvv"
   time adhoc -vvv
   echo "[rc=$?]"
-  echo "\$ ansible localhost -c local -m gpufleet.nvidia.nvidia_gpu_facts --check -o"
-  adhoc --check -o
+  echo "\$ ansible localhost -c local -m gpufleet.nvidia.nvidia_gpu_facts --check | grep ..."
+  adhoc --check | grep -E 'SUCCESS|FAILED|"changed"|"msg"|"commands"' -A1
   echo "[rc=$?]"
 } >"$OUT/facts-vvv.txt" 2>&1
 
@@ -54,7 +54,11 @@ FIELDS=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap
   done
   echo "== bench_facts.py on fixtures"
   python3 "$COLLECTION/tests/perf/bench_facts.py" --runs 20
+  echo "== bench_facts.py on fixtures, commands without the coreutils timeout wrapper"
+  python3 "$COLLECTION/tests/perf/bench_facts.py" --runs 20 --timeout 0
   echo "== bench_facts.py on this host"
-  python3 "$COLLECTION/tests/perf/bench_facts.py" --real --runs 20 --ansible 5
+  python3 "$COLLECTION/tests/perf/bench_facts.py" --real --runs 30 --ansible 5
+  echo "== bench_facts.py on this host, commands without the coreutils timeout wrapper"
+  python3 "$COLLECTION/tests/perf/bench_facts.py" --real --runs 30 --timeout 0
 } >"$OUT/bench.txt" 2>&1
 cat "$OUT"/facts.txt "$OUT"/bench.txt

@@ -10,7 +10,8 @@
 #   facts.txt        `ansible localhost -m gpufleet.nvidia.nvidia_gpu_facts`
 #   facts-vvv.txt    the same with -vvv (module timing lines), plus check mode
 #   nvsmi-query.txt  the module's exact nvidia-smi query, run by hand (fixture)
-#   bench.txt        tests/perf/bench_facts.py on fixtures and on this host
+#   bench.txt        tests/perf/bench_facts.py on fixtures and on this host, and
+#                    tests/perf/bench_command_timeout.py on nvidia-smi
 set -uo pipefail
 OUT=${OUT:-$PWD/device-proof}
 mkdir -p "$OUT"
@@ -54,11 +55,11 @@ FIELDS=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap
   done
   echo "== bench_facts.py on fixtures"
   python3 "$COLLECTION/tests/perf/bench_facts.py" --runs 20
-  echo "== bench_facts.py on fixtures, commands without the coreutils timeout wrapper"
-  python3 "$COLLECTION/tests/perf/bench_facts.py" --runs 20 --timeout 0
   echo "== bench_facts.py on this host"
   python3 "$COLLECTION/tests/perf/bench_facts.py" --real --runs 30 --ansible 5
-  echo "== bench_facts.py on this host, commands without the coreutils timeout wrapper"
-  python3 "$COLLECTION/tests/perf/bench_facts.py" --real --runs 30 --timeout 0
+  echo "== bench_facts.py on this host, timeout 0 (no timer)"
+  python3 "$COLLECTION/tests/perf/bench_facts.py" --real --runs 20 --timeout 0
+  echo "== run_command timeout variants on nvidia-smi"
+  RUNS=40 python3 "$COLLECTION/tests/perf/bench_command_timeout.py"
 } >"$OUT/bench.txt" 2>&1
 cat "$OUT"/facts.txt "$OUT"/bench.txt

@@ -133,3 +133,15 @@ def test_driver_branch():
     assert nvidia_smi.driver_branch("580.159.04") == 580
     assert nvidia_smi.driver_branch(None) is None
     assert nvidia_smi.driver_branch("garbage") is None
+
+
+def test_parse_module_query_on_device_run():
+    """The module's own field list, run by hand on the H100 by tests/perf/device_proof.sh."""
+    text, rc = framed("gpu-hosts", "h100-1gpu-driver580-device-proof", "nvsmi-query.txt")
+    assert rc == 0
+    rows, warnings = nvidia_smi.parse_query_output(text, nvidia_smi.fields_for_driver("580.159.04"))
+    assert warnings == []
+    assert rows == [{"index": 0, "pci_bus_id": "0000:00:06.0", "name": "NVIDIA H100 80GB HBM3",
+                     "uuid": "GPU-d018be66-aa40-2602-9e6f-2f60bc9f7fc3", "serial": "1752824022845",
+                     "driver_version": "580.159.04", "memory_total_mib": 81559, "compute_capability": "9.0",
+                     "persistence_mode": True, "mig_mode": False, "vbios_version": "96.00.DA.00.0C"}]

@@ -115,7 +115,7 @@ def classify_failure(rc, output):
             return {"kind": kind, "message": message, "detail": first}
     if rc == 124:
         return {"kind": "timeout", "message": "nvidia-smi did not answer in time", "detail": first}
-    if rc == 127 or rc is None:
+    if rc in (126, 127) or rc is None:
         return {"kind": "not_executable", "message": "nvidia-smi could not be run", "detail": first}
     return {"kind": "error", "message": "nvidia-smi failed with exit code %s" % rc, "detail": first}
 

@@ -373,6 +373,7 @@ ansible_facts:
           type: dict
 """
 
+import inspect
 import os
 import threading
 import time
@@ -383,6 +384,8 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_facts, 
 
 # Searched after PATH: NVIDIA's container-host location, then the usual system dirs.
 EXTRA_BIN_DIRS = ["/usr/local/nvidia/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+# ansible-core 2.13+ can let run_command raise instead of failing the module.
+RUN_COMMAND_RAISES = "handle_exceptions" in inspect.signature(AnsibleModule.run_command).parameters
 EFI_SECURE_BOOT = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0ac7d8c1ec2"
 
 
@@ -448,10 +451,16 @@ class Gatherer(object):
                 state["timer"].daemon = True
                 state["timer"].start()
 
+        options = {"environ_update": {"LC_ALL": "C"}, "before_communicate_callback": arm}
+        if RUN_COMMAND_RAISES:
+            # Report "Text file busy" (nvidia-smi replaced by an upgrade) or
+            # "Exec format error" as facts instead of failing the module.
+            options["handle_exceptions"] = False
         started = time.time()
         try:
-            rc, out, err = self.module.run_command(argv, environ_update={"LC_ALL": "C"},
-                                                   before_communicate_callback=arm)
+            rc, out, err = self.module.run_command(argv, **options)
+        except (IOError, OSError) as error:
+            rc, out, err = 126, "", "%s: %s" % (argv[0], error)
         finally:
             if state["timer"] is not None:
                 state["timer"].cancel()
@@ -574,8 +583,10 @@ def gather(module):
     if dpkg_status is not None:
         package_source = "dpkg"
         names = "|".join(name.replace(".", r"\.") for name in host_facts.container_packages())
-        container_pkgs = host_facts.parse_dpkg_status(dpkg_status, names)
-        driver_pkgs = host_facts.parse_dpkg_status(dpkg_status, host_facts.DRIVER_PACKAGE_PATTERN)
+        installed = host_facts.parse_dpkg_status(dpkg_status, names + "|" + host_facts.DRIVER_PACKAGE_PATTERN)
+        wanted = set(host_facts.container_packages())
+        container_pkgs = dict((k, v) for k, v in installed.items() if k in wanted)
+        driver_pkgs = dict((k, v) for k, v in installed.items() if k not in wanted)
     else:
         rpm_bin = g.find_binary("rpm")
         if rpm_bin:

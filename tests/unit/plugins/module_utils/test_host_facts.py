@@ -1,8 +1,10 @@
 # -*- coding: utf-8 -*-
 import os
+import re
 import sys
 
 import pytest
+from hypothesis import given, strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -148,3 +150,22 @@ def test_container_facts():
 def test_rpm_query():
     out = "package docker-ce is not installed\ncontainerd.io\t1.7.27\npodman\t5.2.2\n"
     assert host_facts.parse_rpm_query(out) == {"containerd.io": "1.7.27", "podman": "5.2.2"}
+
+
+PACKAGE_NAMES = st.sampled_from(["docker.io", "docker-ce", "containerd", "podman", "libc6", "cri-o",
+                                 "nvidia-docker2", "nvidia-driver-535", "cuda-drivers-580", "docker-ce-cli"])
+STATES = st.sampled_from(["install ok installed", "deinstall ok config-files", "purge ok not-installed"])
+
+
+@given(st.lists(st.tuples(PACKAGE_NAMES, STATES, st.from_regex(r"\A[0-9][0-9a-z.+~:-]{0,12}\Z")),
+                unique_by=lambda t: t[0]),
+       st.booleans())
+def test_dpkg_status_matches_a_naive_reading(packages, trailing_newline):
+    text = "\n\n".join("Package: %s\nStatus: %s\nPriority: optional\nVersion: %s\nDescription: x\n y"
+                       % (name, state, version) for name, state, version in packages)
+    text += "\n" if trailing_newline else ""
+    names = "|".join(n.replace(".", r"\.") for n in host_facts.container_packages())
+    pattern = names + "|" + host_facts.DRIVER_PACKAGE_PATTERN
+    expected = dict((name, version) for name, state, version in packages
+                    if state == "install ok installed" and re.match("(?:%s)\\Z" % pattern, name))
+    assert host_facts.parse_dpkg_status(text, pattern) == expected

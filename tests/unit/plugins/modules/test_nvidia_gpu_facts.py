@@ -426,3 +426,18 @@ def test_negative_timeout_fails(host, run_module):
     result = run(host, run_module, {"root": str(host["root"]), "timeout": -1})
     assert result["failed"] is True
     assert "timeout must be 0" in result["msg"]
+
+
+def test_nvidia_smi_not_executable_format(host, run_module):
+    """An nvidia-smi that exec() refuses (wrong architecture, half-written by an upgrade)."""
+    fakehost.h100_root(host["root"])
+    fakehost.write(host["bin"], "nvidia-smi", b"\x7fELF\x02\x01\x01garbage", mode="wb")
+    os.chmod(str(host["bin"] / "nvidia-smi"), 0o755)
+    result = run(host, run_module, {"root": str(host["root"])})
+    if not nvidia_gpu_facts.RUN_COMMAND_RAISES:       # ansible-core < 2.13 fails the module itself
+        assert result["failed"] is True
+        return
+    nvidia = facts_of(result)
+    assert "nvidia-smi could not be run" in nvidia["driver"]["nvidia_smi_error"]
+    assert "Exec format error" in nvidia["driver"]["nvidia_smi_error"]
+    assert nvidia["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"

@@ -384,9 +384,12 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_facts, 
 
 # Searched after PATH: NVIDIA's container-host location, then the usual system dirs.
 EXTRA_BIN_DIRS = ["/usr/local/nvidia/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-# ansible-core 2.13+ can let run_command raise instead of failing the module.
-RUN_COMMAND_RAISES = "handle_exceptions" in inspect.signature(AnsibleModule.run_command).parameters
 EFI_SECURE_BOOT = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0ac7d8c1ec2"
+
+
+def run_command_can_raise(module_class):
+    """ansible-core 2.13+ can let run_command raise instead of failing the module."""
+    return "handle_exceptions" in inspect.signature(module_class.run_command).parameters
 
 
 class Gatherer(object):
@@ -400,6 +403,7 @@ class Gatherer(object):
         self.elapsed = {"nvidia_smi": 0.0, "lspci": 0.0, "other_commands": 0.0}
         self.warnings = []
         self._path_dirs = None
+        self.can_raise = run_command_can_raise(type(module))
 
     # ---- input -------------------------------------------------------
     def path(self, relative):
@@ -452,7 +456,7 @@ class Gatherer(object):
                 state["timer"].start()
 
         options = {"environ_update": {"LC_ALL": "C"}, "before_communicate_callback": arm}
-        if RUN_COMMAND_RAISES:
+        if self.can_raise:
             # Report "Text file busy" (nvidia-smi replaced by an upgrade) or
             # "Exec format error" as facts instead of failing the module.
             options["handle_exceptions"] = False

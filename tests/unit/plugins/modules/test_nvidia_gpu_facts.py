@@ -434,7 +434,7 @@ def test_nvidia_smi_not_executable_format(host, run_module):
     fakehost.write(host["bin"], "nvidia-smi", b"\x7fELF\x02\x01\x01garbage", mode="wb")
     os.chmod(str(host["bin"] / "nvidia-smi"), 0o755)
     result = run(host, run_module, {"root": str(host["root"])})
-    if not nvidia_gpu_facts.RUN_COMMAND_RAISES:       # ansible-core < 2.13 fails the module itself
+    if not nvidia_gpu_facts.run_command_can_raise(nvidia_gpu_facts.AnsibleModule):       # ansible-core < 2.13 fails the module itself
         assert result["failed"] is True
         return
     nvidia = facts_of(result)

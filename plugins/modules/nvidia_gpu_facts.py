@@ -374,6 +374,7 @@ ansible_facts:
 """
 
 import inspect
+import io
 import os
 import threading
 import time
@@ -410,10 +411,14 @@ class Gatherer(object):
         return os.path.join(self.root, relative)
 
     def read(self, relative, binary=False):
+        """File content (text as UTF-8, whatever the locale), or ``None`` when unreadable."""
         try:
-            with open(self.path(relative), "rb" if binary else "r") as handle:
+            if binary:
+                with open(self.path(relative), "rb") as handle:
+                    return handle.read()
+            with io.open(self.path(relative), encoding="utf-8", errors="replace") as handle:
                 return handle.read()
-        except (IOError, OSError, UnicodeDecodeError):
+        except (IOError, OSError):
             return None
 
     def find_binary(self, name, explicit=None):
@@ -524,7 +529,7 @@ class Gatherer(object):
         return lspci.nvidia_display_devices(lspci.parse_vmm(out))
 
     def nvidia_smi(self, smi_bin, driver_version):
-        """Returns (rows, error message or None, calls)."""
+        """One query (two only if an unknown-version nvidia-smi rejects a field): (rows, error or None)."""
         fields = nvidia_smi.fields_for_driver(driver_version)
         calls = 0
         while True:
@@ -534,7 +539,7 @@ class Gatherer(object):
             if failure is None:
                 rows, warnings = nvidia_smi.parse_query_output(out, fields)
                 self.warnings.extend(warnings)
-                return rows, None, calls
+                return rows, None
             if failure["kind"] == "invalid_field" and calls == 1:
                 rejected = set(failure["fields"])
                 reduced = [f for f in fields if f not in rejected]
@@ -544,7 +549,7 @@ class Gatherer(object):
             message = failure["message"]
             if failure.get("detail"):
                 message += " (nvidia-smi said: %s)" % failure["detail"]
-            return [], message, calls
+            return [], message
 
 
 def gather(module):
@@ -573,9 +578,9 @@ def gather(module):
 
     # One nvidia-smi call, only when there is an NVIDIA GPU.
     smi_bin = g.find_binary("nvidia-smi", params["nvidia_smi_path"])
-    smi_rows, smi_error, smi_calls = [], None, 0
+    smi_rows, smi_error = [], None
     if smi_bin and have_gpu:
-        smi_rows, smi_error, smi_calls = g.nvidia_smi(smi_bin, kernel_version)
+        smi_rows, smi_error = g.nvidia_smi(smi_bin, kernel_version)
 
     smi_version = next((row.get("driver_version") for row in smi_rows if row.get("driver_version")), None)
     version = kernel_version or smi_version
@@ -595,7 +600,7 @@ def gather(module):
         rpm_bin = g.find_binary("rpm")
         if rpm_bin:
             package_source = "rpm"
-            rc, out, _err = g.run([rpm_bin, "-q", "--qf", "%{NAME}\t%{VERSION}\n"]
+            _rc, out, _err = g.run([rpm_bin, "-q", "--qf", "%{NAME}\t%{VERSION}\n"]
                                   + host_facts.container_packages(), "other_commands")
             container_pkgs = host_facts.parse_rpm_query(out)
     binaries = {}
@@ -605,8 +610,8 @@ def gather(module):
 
     loaded = proc_version is not None or "nvidia" in loaded_modules
     release = os.uname()[2]
-    modules_dep = g.read(os.path.join("lib/modules", release, "modules.dep")) or ""
-    kernel_module_present = "/nvidia.ko" in modules_dep
+    modules_dep = g.read(os.path.join("lib/modules", release, "modules.dep"), binary=True) or b""
+    kernel_module_present = b"/nvidia.ko" in modules_dep
     driver = {
         "installed": bool(loaded or smi_bin or kernel_module_present or driver_pkgs),
         "loaded": loaded,

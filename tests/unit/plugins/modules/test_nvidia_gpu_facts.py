@@ -441,3 +441,21 @@ def test_nvidia_smi_not_executable_format(host, run_module):
     assert "nvidia-smi could not be run" in nvidia["driver"]["nvidia_smi_error"]
     assert "Exec format error" in nvidia["driver"]["nvidia_smi_error"]
     assert nvidia["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
+
+
+def test_driver_installed_from_kernel_module_file(host, run_module):
+    """DKMS built the module but it is not loaded, and nvidia-smi is not installed."""
+    fakehost.h100_root(host["root"], loaded=False)
+    fakehost.write(host["root"], "lib/modules/%s/modules.dep" % os.uname()[2],
+                   "kernel/fs/ext4/ext4.ko.zst: kernel/fs/jbd2/jbd2.ko.zst\nupdates/dkms/nvidia.ko.zst:\n")
+    result = run(host, run_module, {"root": str(host["root"])})
+    driver = facts_of(result)["driver"]
+    assert driver["installed"] is True and driver["loaded"] is False
+    assert "NVIDIA driver installed but not loaded" in result["msg"]
+
+
+def test_dpkg_status_with_non_utf8_bytes(host, run_module):
+    status = DPKG_STATUS.replace("Priority: optional", "Description: caf\xe9 tool").encode("latin-1")
+    fakehost.write(host["root"], "var/lib/dpkg/status", status, mode="wb")
+    container = facts_of(run(host, run_module, {"root": str(host["root"])}))["container"]
+    assert container["docker"]["version"] == "20.10.24"

@@ -600,8 +600,8 @@ def gather(module):
         rpm_bin = g.find_binary("rpm")
         if rpm_bin:
             package_source = "rpm"
-            _rc, out, _err = g.run([rpm_bin, "-q", "--qf", "%{NAME}\t%{VERSION}\n"]
-                                  + host_facts.container_packages(), "other_commands")
+            query = [rpm_bin, "-q", "--qf", "%{NAME}\t%{VERSION}\n"] + host_facts.container_packages()
+            _rc, out, _err = g.run(query, "other_commands")
             container_pkgs = host_facts.parse_rpm_query(out)
     binaries = {}
     for _key, names, _pkgs in host_facts.CONTAINER_COMPONENTS:

@@ -51,7 +51,8 @@ def _blank_gpu(bus_id):
 def merge_gpus(sysfs_devices, lspci_devices, proc_gpus, smi_rows, installed_branch=None):
     """One fact dict per NVIDIA display function, sorted by PCI bus id.
 
-    * ``sysfs_devices``: :func:`pci.device_from_sysfs` results (NVIDIA display only);
+    * ``sysfs_devices``: :func:`pci.device_from_sysfs` results (NVIDIA display only),
+      or ``None`` when sysfs could not be read;
     * ``lspci_devices``: :func:`lspci.nvidia_display_devices` results;
     * ``proc_gpus``: bus id -> :func:`host_facts.parse_gpu_information`;
     * ``smi_rows``: :func:`nvidia_smi.parse_query_output` rows;
@@ -69,6 +70,8 @@ def merge_gpus(sysfs_devices, lspci_devices, proc_gpus, smi_rows, installed_bran
     for device in lspci_devices or []:
         gpu = gpus.get(device["pci_bus_id"])
         if gpu is None:
+            if sysfs_devices is not None:
+                continue    # lspci reads the same sysfs: a function missing there is gone
             gpu = gpus[device["pci_bus_id"]] = _blank_gpu(device["pci_bus_id"])
         gpu["pci_device_name"] = device.get("device_name")
         for key in _PCI_KEYS + ("kernel_driver",):

@@ -22,7 +22,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import csv
 import re
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.pci import normalize_bus_id
@@ -116,7 +115,7 @@ def classify_failure(rc, output):
             return {"kind": kind, "message": message, "detail": first}
     if rc == 124:
         return {"kind": "timeout", "message": "nvidia-smi did not answer in time", "detail": first}
-    if rc == 127 or rc is None:
+    if rc in (126, 127) or rc is None:
         return {"kind": "not_executable", "message": "nvidia-smi could not be run", "detail": first}
     return {"kind": "error", "message": "nvidia-smi failed with exit code %s" % rc, "detail": first}
 
@@ -183,10 +182,12 @@ def parse_query_output(text, fields):
     keys = dict(QUERY_FIELDS)
     rows = []
     warnings = []
-    lines = [line for line in (text or "").splitlines() if line.strip()]
-    for number, cells in enumerate(csv.reader(lines, skipinitialspace=True)):
-        line = lines[number]
-        if not cells or _to_int(cells[0].strip()) is None:
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        # nvidia-smi neither quotes nor escapes: a value is everything between ", ".
+        cells = line.split(",")
+        if _to_int(cells[0].strip()) is None:
             warnings.append("nvidia-smi printed a line that is not a GPU row: %r" % line.strip())
             continue
         if len(cells) != len(fields):

@@ -47,8 +47,8 @@ def normalize_bus_id(bus_id):
     domain = int(match.group("domain") or "0", 16)
     if domain > 0xFFFF:
         return None
-    return "%04x:%02x:%02x.%d" % (domain, int(match.group("bus"), 16),
-                                   int(match.group("device"), 16), int(match.group("function")))
+    return "%04x:%02x:%02x.%d" % (
+        domain, int(match.group("bus"), 16), int(match.group("device"), 16), int(match.group("function")))
 
 
 def hex_id(value, digits=4):

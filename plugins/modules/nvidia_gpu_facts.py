@@ -30,7 +30,7 @@ description:
   - Never fails for a missing GPU, driver, C(nvidia-smi) or C(lspci); what could not be learned
     is C(null) and explained in O(ignore:msg) and warnings.
 author:
-  - gpufleet maintainers
+  - gpufleet maintainers (@gpufleet)
 options:
   nvidia_smi_path:
     description:
@@ -44,8 +44,8 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each command (C(nvidia-smi), C(lspci), C(rpm)) before it is stopped.
-      - Enforced with coreutils C(timeout) when it is installed.
+      - Seconds to wait for each command (C(nvidia-smi), C(lspci), C(rpm)) before it is killed.
+      - V(0) waits without limit.
     type: int
     default: 10
   root:
@@ -113,7 +113,11 @@ commands:
   returned: always
   type: list
   elements: str
-  sample: ["/usr/local/nvidia/bin/nvidia-smi --query-gpu=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version --format=csv,noheader,nounits"]
+  sample:
+    - >-
+      /usr/local/nvidia/bin/nvidia-smi
+      --query-gpu=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version
+      --format=csv,noheader,nounits
 elapsed_ms:
   description: Wall time in milliseconds spent by the module, in total and in each command.
   returned: always
@@ -369,7 +373,10 @@ ansible_facts:
           type: dict
 """
 
+import inspect
+import io
 import os
+import threading
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -379,6 +386,11 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_facts, 
 # Searched after PATH: NVIDIA's container-host location, then the usual system dirs.
 EXTRA_BIN_DIRS = ["/usr/local/nvidia/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 EFI_SECURE_BOOT = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0ac7d8c1ec2"
+
+
+def run_command_can_raise(module_class):
+    """ansible-core 2.13+ can let run_command raise instead of failing the module."""
+    return "handle_exceptions" in inspect.signature(module_class.run_command).parameters
 
 
 class Gatherer(object):
@@ -392,17 +404,21 @@ class Gatherer(object):
         self.elapsed = {"nvidia_smi": 0.0, "lspci": 0.0, "other_commands": 0.0}
         self.warnings = []
         self._path_dirs = None
-        self._timeout_bin = False
+        self.can_raise = run_command_can_raise(type(module))
 
     # ---- input -------------------------------------------------------
     def path(self, relative):
         return os.path.join(self.root, relative)
 
     def read(self, relative, binary=False):
+        """File content (text as UTF-8, whatever the locale), or ``None`` when unreadable."""
         try:
-            with open(self.path(relative), "rb" if binary else "r") as handle:
+            if binary:
+                with open(self.path(relative), "rb") as handle:
+                    return handle.read()
+            with io.open(self.path(relative), encoding="utf-8", errors="replace") as handle:
                 return handle.read()
-        except (IOError, OSError, UnicodeDecodeError):
+        except (IOError, OSError):
             return None
 
     def find_binary(self, name, explicit=None):
@@ -421,19 +437,45 @@ class Gatherer(object):
         return None
 
     def run(self, argv, bucket):
-        """Run a command with the timeout; returns (rc, stdout, stderr)."""
-        if self._timeout_bin is False:
-            self._timeout_bin = self.find_binary("timeout")
+        """Run a command, killed after ``timeout`` seconds; returns (rc, stdout, stderr).
+
+        The timeout is a timer armed on the process run_command starts (no
+        coreutils ``timeout`` wrapper: wrapped, one call in a few dozen
+        stalled a full second in run_command's select loop; see
+        tests/perf/bench_command_timeout.py).  A killed command gives rc 124.
+        """
         self.commands.append(" ".join(argv))
-        full = argv
-        if self._timeout_bin and self.timeout > 0:
-            full = [self._timeout_bin, "-k", "2", str(self.timeout)] + argv
+        state = {"timer": None, "expired": False}
+
+        def expire(process):
+            state["expired"] = True
+            try:
+                process.kill()
+            except OSError:
+                pass
+
+        def arm(process):
+            if self.timeout > 0:
+                state["timer"] = threading.Timer(self.timeout, expire, (process,))
+                state["timer"].daemon = True
+                state["timer"].start()
+
+        options = {"environ_update": {"LC_ALL": "C"}, "before_communicate_callback": arm}
+        if self.can_raise:
+            # Report "Text file busy" (nvidia-smi replaced by an upgrade) or
+            # "Exec format error" as facts instead of failing the module.
+            options["handle_exceptions"] = False
         started = time.time()
         try:
-            rc, out, err = self.module.run_command(full, environ_update={"LC_ALL": "C"})
-        except Exception as error:  # pylint: disable=broad-except
-            rc, out, err = 127, "", str(error)
+            rc, out, err = self.module.run_command(argv, **options)
+        except (IOError, OSError) as error:
+            rc, out, err = 126, "", "%s: %s" % (argv[0], error)
+        finally:
+            if state["timer"] is not None:
+                state["timer"].cancel()
         self.elapsed[bucket] += (time.time() - started) * 1000.0
+        if state["expired"]:
+            rc = 124
         return rc, out or "", err or ""
 
     # ---- sysfs -------------------------------------------------------
@@ -487,7 +529,7 @@ class Gatherer(object):
         return lspci.nvidia_display_devices(lspci.parse_vmm(out))
 
     def nvidia_smi(self, smi_bin, driver_version):
-        """Returns (rows, error message or None, calls)."""
+        """One query (two only if an unknown-version nvidia-smi rejects a field): (rows, error or None)."""
         fields = nvidia_smi.fields_for_driver(driver_version)
         calls = 0
         while True:
@@ -497,7 +539,7 @@ class Gatherer(object):
             if failure is None:
                 rows, warnings = nvidia_smi.parse_query_output(out, fields)
                 self.warnings.extend(warnings)
-                return rows, None, calls
+                return rows, None
             if failure["kind"] == "invalid_field" and calls == 1:
                 rejected = set(failure["fields"])
                 reduced = [f for f in fields if f not in rejected]
@@ -507,7 +549,7 @@ class Gatherer(object):
             message = failure["message"]
             if failure.get("detail"):
                 message += " (nvidia-smi said: %s)" % failure["detail"]
-            return [], message, calls
+            return [], message
 
 
 def gather(module):
@@ -536,9 +578,9 @@ def gather(module):
 
     # One nvidia-smi call, only when there is an NVIDIA GPU.
     smi_bin = g.find_binary("nvidia-smi", params["nvidia_smi_path"])
-    smi_rows, smi_error, smi_calls = [], None, 0
+    smi_rows, smi_error = [], None
     if smi_bin and have_gpu:
-        smi_rows, smi_error, smi_calls = g.nvidia_smi(smi_bin, kernel_version)
+        smi_rows, smi_error = g.nvidia_smi(smi_bin, kernel_version)
 
     smi_version = next((row.get("driver_version") for row in smi_rows if row.get("driver_version")), None)
     version = kernel_version or smi_version
@@ -550,14 +592,16 @@ def gather(module):
     if dpkg_status is not None:
         package_source = "dpkg"
         names = "|".join(name.replace(".", r"\.") for name in host_facts.container_packages())
-        container_pkgs = host_facts.parse_dpkg_status(dpkg_status, names)
-        driver_pkgs = host_facts.parse_dpkg_status(dpkg_status, host_facts.DRIVER_PACKAGE_PATTERN)
+        installed = host_facts.parse_dpkg_status(dpkg_status, names + "|" + host_facts.DRIVER_PACKAGE_PATTERN)
+        wanted = set(host_facts.container_packages())
+        container_pkgs = dict((k, v) for k, v in installed.items() if k in wanted)
+        driver_pkgs = dict((k, v) for k, v in installed.items() if k not in wanted)
     else:
         rpm_bin = g.find_binary("rpm")
         if rpm_bin:
             package_source = "rpm"
-            rc, out, _err = g.run([rpm_bin, "-q", "--qf", "%{NAME}\t%{VERSION}\n"]
-                                  + host_facts.container_packages(), "other_commands")
+            query = [rpm_bin, "-q", "--qf", "%{NAME}\t%{VERSION}\n"] + host_facts.container_packages()
+            _rc, out, _err = g.run(query, "other_commands")
             container_pkgs = host_facts.parse_rpm_query(out)
     binaries = {}
     for _key, names, _pkgs in host_facts.CONTAINER_COMPONENTS:
@@ -566,8 +610,8 @@ def gather(module):
 
     loaded = proc_version is not None or "nvidia" in loaded_modules
     release = os.uname()[2]
-    modules_dep = g.read(os.path.join("lib/modules", release, "modules.dep")) or ""
-    kernel_module_present = "/nvidia.ko" in modules_dep
+    modules_dep = g.read(os.path.join("lib/modules", release, "modules.dep"), binary=True) or b""
+    kernel_module_present = b"/nvidia.ko" in modules_dep
     driver = {
         "installed": bool(loaded or smi_bin or kernel_module_present or driver_pkgs),
         "loaded": loaded,

@@ -124,4 +124,3 @@ def test_every_tree_has_a_key_and_round_trips():
 
 def test_filter_module_exports():
     assert sorted(FilterModule().filters()) == ["cuda_repo_arch", "cuda_repo_path", "cuda_repo_signing_key"]
-

@@ -90,6 +90,14 @@ def h100_root(root, loaded=True):
     return root
 
 
+# What `lspci -vmm -nn -D -k` prints for the captured H100 VM's GPU.  lspci was
+# not installed there; this is composed from its sysfs capture (ids, class,
+# revision, driver) with the device name of pci.ids 2023.04.10.
+H100_LSPCI_VMM = ("Slot:\t0000:00:06.0\nClass:\t3D controller [0302]\nVendor:\tNVIDIA Corporation [10de]\n"
+                  "Device:\tGH100 [H100 SXM5 80GB] [2330]\nSVendor:\tNVIDIA Corporation [10de]\n"
+                  "SDevice:\tDevice [16c1]\nRev:\ta1\nProgIf:\t00\nDriver:\tnvidia\nModule:\tnvidia\n\n")
+
+
 def fake_command(directory, name, outputs, default=("", 0)):
     """Write an executable ``name`` that logs its arguments and prints a canned answer.
 

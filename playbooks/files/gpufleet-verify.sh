@@ -7,6 +7,7 @@
 #   GV_IMAGE       CUDA base image (nvidia-smi)    GV_TORCH_IMAGE  PyTorch image, or empty
 #   GV_DQ_IMAGE    deviceQuery image, or empty     GV_TIMEOUT      seconds per container check
 #   GV_RUNTIME     runtime name (nvidia)           GV_RUNTIME_PATH runtime binary
+#   GV_NVIDIA_SMI  nvidia-smi found by the facts module (it may be outside PATH)
 set -u
 GV_TIMEOUT="${GV_TIMEOUT:-300}"
 
@@ -24,8 +25,10 @@ if [ "${GV_GPUS:-0}" -eq 0 ] && [ "${GV_JETSON:-0}" != 1 ]; then
 fi
 
 # 1. nvidia-smi on the host
-if command -v nvidia-smi >/dev/null 2>&1; then
-  out=$(run nvidia-smi -L); rc=$?
+smi="${GV_NVIDIA_SMI:-}"
+[ -n "$smi" ] && [ -x "$smi" ] || smi=$(command -v nvidia-smi 2>/dev/null || true)
+if [ -n "$smi" ]; then
+  out=$(run "$smi" -L); rc=$?
   if [ $rc -eq 0 ]; then say host_nvidia_smi PASS "$(gpu_lines "$out") GPU(s): $(printf '%s\n' "$out" | head -n 1)"
   else say host_nvidia_smi FAIL "nvidia-smi rc=$rc: $(last "$out")"; fi
 elif [ "${GV_JETSON:-0}" = 1 ]; then

@@ -196,3 +196,17 @@ def test_reload_reasons_name_the_keys():
     assert action == "restart"
     assert any(r.startswith("runtimes") for r in reasons)
     assert any(r.startswith("features") for r in reasons)
+
+
+@pytest.mark.parametrize("before,after,hazard", [
+    # removing our default while another runtime stays: the live default would dangle
+    ({"default-runtime": "nvidia", "runtimes": {"nvidia": {}, "runsc": {}}}, {"runtimes": {"runsc": {}}}, True),
+    # runtimes key gone: a reload keeps the old runtimes and the old default together
+    ({"default-runtime": "nvidia", "runtimes": {"nvidia": {}}}, {}, False),
+    ({"runtimes": {"nvidia": {}, "runsc": {}}}, {"runtimes": {"runsc": {}}}, False),
+    ({}, {"runtimes": {"nvidia": {}}, "default-runtime": "nvidia"}, False),
+    ({"default-runtime": "runc", "runtimes": {"nvidia": {}, "a": {}}}, {"default-runtime": "runc", "runtimes": {"a": {}}},
+     False),
+])
+def test_sighup_hazard(before, after, hazard):
+    assert bool(dc.sighup_hazard(before, after)) is hazard

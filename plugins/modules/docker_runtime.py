@@ -41,7 +41,7 @@ description:
     and setting C(default-runtime) are applied by a SIGHUP (running containers are not touched);
     C(features.cdi), removing C(default-runtime) and removing the last runtime need a restart.
 author:
-  - gpufleet maintainers
+  - gpufleet maintainers (@gpufleet)
 options:
   path:
     description:
@@ -114,13 +114,13 @@ options:
     description:
       - How a running dockerd picks the change up. Nothing is done when the file did not change,
         in check mode, or when dockerd is not running (it reads the file when it starts).
-      - V(auto) does what RV(reload_required) says: a SIGHUP when that is enough (registering a
+      - V(auto) does what RV(reload_required) says, a SIGHUP when that is enough (registering a
         runtime, changing C(default-runtime)), a restart only when the change needs one
         (C(features.cdi), removing C(default-runtime) or the last runtime).
       - V(sighup) sends a SIGHUP, never restarts; if a restart was needed a warning says so and
         RV(reload_required) stays V(restart). No SIGHUP is sent (a warning says why) when the reload
         would leave dockerd with a C(default-runtime) that is no longer among its runtimes (removing
-        the default NVIDIA runtime while other runtimes remain): Docker 20.10 crashes on such a
+        the default NVIDIA runtime while other runtimes remain), as Docker 20.10 crashes on such a
         reload.
       - V(restart) always restarts the Docker service.
       - V(none) does nothing; RV(reload_required) tells a handler what to do.

@@ -125,7 +125,7 @@ class Dockerd(object):
         check = kwargs.pop("check", True)
         stdin = kwargs.pop("stdin", None)
         result = subprocess.run([self.docker, "-H", "unix://" + self.sock] + list(args), input=stdin,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
         if check and result.returncode != 0:
             raise AssertionError("docker %s failed: %s\n%s" % (" ".join(args), result.stderr.decode(), self.tail()))
         return result
@@ -190,7 +190,7 @@ def run_module(daemon, **module_args):
     cmd = [ansible, "localhost", "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=%s" % sys.executable,
            "-m", "gpufleet.nvidia.docker_runtime", "-a", json.dumps(args)]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, check=False)
     try:
         report = json.loads(proc.stdout.decode())
         return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
@@ -231,7 +231,7 @@ def daemon():
         finally:
             instance.stop()
             for mounted in ("exec", "data"):
-                subprocess.run(["umount", "-R", os.path.join(base, mounted)], stderr=subprocess.DEVNULL)
+                subprocess.run(["umount", "-R", os.path.join(base, mounted)], stderr=subprocess.DEVNULL, check=False)
             shutil.rmtree(base, ignore_errors=True)
 
 

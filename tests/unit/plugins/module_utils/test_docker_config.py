@@ -27,14 +27,27 @@ def _read(path):
         return handle.read()
 
 
+# Inputs a repository should not hold as bytes (sanity tests refuse a BOM
+# and CRLF line ends) are stored plain and transformed when read.
+TRANSFORMS = {
+    "bom": lambda text: u"\ufeff" + text,
+    "crlf": lambda text: text.replace("\n", "\r\n"),
+}
+
+
 def _load(name):
     base = os.path.join(CORPUS, name)
     with io.open(os.path.join(base, "case.json"), encoding="utf-8") as handle:
         meta = json.load(handle)
-    return meta, _read(os.path.join(base, "input.json")), _read(os.path.join(base, "expected.json"))
+    text = _read(os.path.join(base, "input.json"))
+    if "input_transform" in meta:
+        text = TRANSFORMS[meta["input_transform"]](text)
+    return meta, text, _read(os.path.join(base, "expected.json"))
 
 
 def test_corpus_is_large_enough():
+    assert _load("bom-prefixed")[1].startswith(u"\ufeff")
+    assert "\r\n" in _load("crlf-line-endings")[1]
     assert len(CASES) >= 30
     assert sum(1 for c in CASES if not c.startswith("error-")) >= 30
 

@@ -294,8 +294,8 @@ def validate_content(module, content):
     rc, out, err = module.run_command([dockerd, "--help"])
     if "--validate" not in out + err:
         rc, version, dummy = module.run_command([dockerd, "--version"])
-        version = version.strip().split(",")[0].replace("Docker version ", "") if rc == 0 else "here"
-        return True, "skipped: dockerd %s has no --validate (Docker 23.0 or later has it)" % version
+        version = version.strip().split(",")[0].replace("Docker version ", "") if rc == 0 else ""
+        return True, "skipped: dockerd %s has no --validate (Docker 23.0 or later has it)" % (version or dockerd)
     fd, tmp = tempfile.mkstemp(prefix="daemon-", suffix=".json")
     try:
         with os.fdopen(fd, "wb") as handle:

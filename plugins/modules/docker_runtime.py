@@ -25,7 +25,8 @@ description:
     content changes.
   - The file is written atomically (temporary file in the same directory, fsync, rename) keeping
     its mode and owner; a new file gets mode C(0644) and a missing parent directory C(0755).
-    Symbolic links are followed and their target is written.
+    Symbolic links are followed and their target is written. If another process changes the
+    file while the module works, nothing is written and the module fails.
   - When rewritten, the file keeps its indent (a new file gets 4 spaces, like C(nvidia-ctk)),
     existing keys keep their order, new keys are appended to their object, and the file ends
     with a newline.
@@ -475,7 +476,7 @@ def main():
     try:
         if p["backup"] and text is not None:
             out["backup_file"] = backup_file(target)
-        write_atomic(path, result["after_text"])
+        write_atomic(path, result["after_text"], expected=text)
     except FileEditError as exc:
         module.fail_json(msg=to_native(exc), path=target)
 

@@ -487,3 +487,20 @@ def test_sighup_refused_when_it_would_leave_a_dangling_default(run_module, conf,
     time.sleep(0.2)
     assert log.read_text() == ""
     assert json.loads(conf.read_text()) == {"runtimes": {"runsc": {"path": "r"}}}
+
+
+def test_concurrent_edit_is_not_overwritten(run_module, conf, monkeypatch):
+    conf.parent.mkdir(parents=True)
+    conf.write_text('{"debug": true}\n')
+    real_write = atomic_file.write_atomic
+
+    def racing_write(path, content, **kwargs):
+        def other_writer(tmp):
+            conf.write_text('{"debug": false}\n')
+        return real_write(path, content, _before_rename=other_writer, **kwargs)
+
+    monkeypatch.setattr(docker_runtime, "write_atomic", racing_write)
+    result = run_module(docker_runtime, args(conf))
+    assert result["failed"] is True
+    assert "changed by another process" in result["msg"]
+    assert conf.read_text() == '{"debug": false}\n'

@@ -15,13 +15,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: site test venv install build units compat sanity lint changelog integration molecule bench clean
 
-$(BIN)/activate: requirements.txt requirements-test.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-test.txt
-	touch $(BIN)/activate
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
 
-venv: $(BIN)/activate
+venv: $(VENV)/.installed
 
 build: venv
 	rm -rf build/dist && mkdir -p build/dist

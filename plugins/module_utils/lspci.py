@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parsers for ``lspci`` machine-readable output (pciutils): pure functions.
+
+Two forms are understood, both with ``-nn -D`` so that numeric ids and the PCI
+domain are always present:
+
+* ``lspci -nn -mm -D`` (one line per function)::
+
+    0000:00:06.0 "3D controller [0302]" "NVIDIA Corporation [10de]" "GH100 [H100 SXM5 80GB] [2330]" -ra1 -p00 "NVIDIA Corporation [10de]" "Device [16c1]"
+
+  lspci prints no kernel driver in this form, even with ``-k``.
+
+* ``lspci -vmm -nn -D -k`` (one ``Tag:<TAB>value`` block per function), which
+  adds ``Driver:`` and ``Module:`` lines from sysfs.  The module runs this one.
+
+Each parser returns a list of dicts with the same keys (see :func:`_empty`).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.pci import (
+    hex_id,
+    is_nvidia_display,
+    normalize_bus_id,
+)
+
+_NAME_ID = re.compile(r"^(?P<name>.*?)\s*\[(?P<id>[0-9a-fA-F]{4,6})\]$")
+_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+
+
+def split_name_id(text):
+    """``NVIDIA Corporation [10de]`` -> (``NVIDIA Corporation``, ``10de``); no id -> (text, None)."""
+    text = (text or "").strip()
+    match = _NAME_ID.match(text)
+    if not match:
+        return (text or None), None
+    return (match.group("name") or None), match.group("id").lower()
+
+
+def _empty(slot):
+    return {
+        "pci_bus_id": normalize_bus_id(slot) or slot,
+        "class_name": None, "class_id": None,
+        "vendor_name": None, "vendor_id": None,
+        "device_name": None, "device_id": None,
+        "subsystem_vendor_name": None, "subsystem_vendor_id": None,
+        "subsystem_name": None, "subsystem_device_id": None,
+        "revision": None, "prog_if": None,
+        "kernel_driver": None, "kernel_modules": [],
+    }
+
+
+def _set_pair(entry, name_key, id_key, text, digits=4):
+    name, ident = split_name_id(text)
+    entry[name_key] = name
+    entry[id_key] = hex_id(ident, digits) if ident else None
+
+
+def _class_id(entry):
+    """Full 24-bit class (``0x030200``) from the 16-bit class and the prog-if."""
+    if entry["class_id"] is None:
+        return None
+    return hex_id("%s%s" % (entry["class_id"][2:6], entry["prog_if"] or "00"), 6)
+
+
+def parse_mm(text):
+    """Parse ``lspci -nn -mm -D`` output.  Lines that are not device lines are skipped."""
+    devices = []
+    for line in (text or "").splitlines():
+        tokens = _TOKEN.findall(line)
+        if len(tokens) < 4 or normalize_bus_id(tokens[0][1]) is None:
+            continue
+        entry = _empty(tokens[0][1])
+        positional = []
+        for quoted, bare in tokens[1:]:
+            # Options (-rXX revision, -pXX prog-if) are bare words; names are quoted.
+            if bare.startswith("-r") and len(bare) > 2:
+                entry["revision"] = hex_id(bare[2:], 2)
+            elif bare.startswith("-p") and len(bare) > 2:
+                entry["prog_if"] = bare[2:].lower()
+            elif not bare:
+                positional.append(quoted)
+        positional += [""] * (5 - len(positional))
+        _set_pair(entry, "class_name", "class_id", positional[0])
+        _set_pair(entry, "vendor_name", "vendor_id", positional[1])
+        _set_pair(entry, "device_name", "device_id", positional[2])
+        _set_pair(entry, "subsystem_vendor_name", "subsystem_vendor_id", positional[3])
+        _set_pair(entry, "subsystem_name", "subsystem_device_id", positional[4])
+        entry["class_id"] = _class_id(entry)
+        devices.append(entry)
+    return devices
+
+
+_VMM_KEYS = {
+    "Class": ("class_name", "class_id"),
+    "Vendor": ("vendor_name", "vendor_id"),
+    "Device": ("device_name", "device_id"),
+    "SVendor": ("subsystem_vendor_name", "subsystem_vendor_id"),
+    "SDevice": ("subsystem_name", "subsystem_device_id"),
+}
+
+
+def parse_vmm(text):
+    """Parse ``lspci -vmm -nn -D [-k]`` output (blank-line separated ``Tag:<TAB>value`` records)."""
+    devices = []
+    entry = None
+    for line in (text or "").splitlines():
+        if not line.strip():
+            entry = None
+            continue
+        tag, sep, value = line.partition(":")
+        if not sep:
+            continue
+        tag, value = tag.strip(), value.strip()
+        if tag == "Slot":
+            entry = _empty(value)
+            devices.append(entry)
+        elif entry is None:
+            continue
+        elif tag in _VMM_KEYS:
+            # "Device" also appears as a second-level tag in -vvmm; the first one wins.
+            name_key, id_key = _VMM_KEYS[tag]
+            if entry[id_key] is None:
+                _set_pair(entry, name_key, id_key, value)
+        elif tag == "Rev":
+            entry["revision"] = hex_id(value, 2)
+        elif tag == "ProgIf":
+            entry["prog_if"] = value.lower()
+        elif tag == "Driver":
+            entry["kernel_driver"] = value or None
+        elif tag == "Module":
+            entry["kernel_modules"].append(value)
+    for entry in devices:
+        entry["class_id"] = _class_id(entry)
+    return devices
+
+
+def nvidia_display_devices(devices):
+    """Only the NVIDIA display/3D functions of a parsed lspci listing."""
+    return [d for d in devices if is_nvidia_display(d["vendor_id"], d["class_id"])]

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Prove nvidia_gpu_facts on a real GPU host and time it.
+#
+# Expects, in the current directory:
+#   .whl/      ansible-core and its dependencies as wheels for this host's Python
+#   .devtree/  a collections root holding ansible_collections/gpufleet/nvidia
+# (or an ansible-core already importable, and ANSIBLE_COLLECTIONS_PATH set).
+# Writes everything it prints to $OUT (default ./device-proof):
+#   env.txt          ansible, python and nvidia-smi versions
+#   facts.txt        `ansible localhost -m gpufleet.nvidia.nvidia_gpu_facts`
+#   facts-vvv.txt    the same with -vvv (module timing lines), plus check mode
+#   nvsmi-query.txt  the module's exact nvidia-smi query, run by hand (fixture)
+#   bench.txt        tests/perf/bench_facts.py on fixtures and on this host, and
+#                    tests/perf/bench_command_timeout.py on nvidia-smi
+set -uo pipefail
+OUT=${OUT:-$PWD/device-proof}
+mkdir -p "$OUT"
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
+fi
+[ -d .devtree ] && export ANSIBLE_COLLECTIONS_PATH=$PWD/.devtree
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false PYTHONUNBUFFERED=1
+COLLECTION=${ANSIBLE_COLLECTIONS_PATH%%:*}/ansible_collections/gpufleet/nvidia
+PY=$(command -v python3)
+SMI=$(command -v nvidia-smi || echo /usr/local/nvidia/bin/nvidia-smi)
+adhoc() { ansible localhost -c local -e "ansible_python_interpreter=$PY" -m gpufleet.nvidia.nvidia_gpu_facts "$@"; }
+
+{
+  echo "\$ uname -a; python3 --version; ansible --version; nvidia-smi --version"
+  uname -a; python3 --version; ansible --version; "$SMI" --version
+  echo "PATH=$PATH"; command -v lspci || echo "lspci: not installed"
+} >"$OUT/env.txt" 2>&1
+
+{ echo "\$ ansible localhost -c local -m gpufleet.nvidia.nvidia_gpu_facts"; adhoc; echo "[rc=$?]"; } >"$OUT/facts.txt" 2>&1
+{
+  echo "\$ time ansible localhost -c local -m gpufleet.nvidia.nvidia_gpu_facts -vvv"
+  time adhoc -vvv
+  echo "[rc=$?]"
+  echo "\$ ansible localhost -c local -m gpufleet.nvidia.nvidia_gpu_facts --check | grep ..."
+  adhoc --check | grep -E 'SUCCESS|FAILED|"changed"|"msg"|"commands"' -A1
+  echo "[rc=$?]"
+} >"$OUT/facts-vvv.txt" 2>&1
+
+FIELDS=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version
+{
+  echo "\$ nvidia-smi --query-gpu=$FIELDS --format=csv,noheader,nounits"
+  "$SMI" --query-gpu=$FIELDS --format=csv,noheader,nounits; echo "[rc=$?]"
+} >"$OUT/nvsmi-query.txt" 2>&1
+{
+  for i in 1 2 3; do
+    echo "\$ time nvidia-smi --query-gpu=... (run $i)"
+    { time "$SMI" --query-gpu=$FIELDS --format=csv,noheader,nounits >/dev/null; } 2>&1
+  done
+  echo "== bench_facts.py on fixtures"
+  python3 "$COLLECTION/tests/perf/bench_facts.py" --runs 20
+  echo "== bench_facts.py on this host"
+  python3 "$COLLECTION/tests/perf/bench_facts.py" --real --runs 30 --ansible 5
+  echo "== bench_facts.py on this host, timeout 0 (no timer)"
+  python3 "$COLLECTION/tests/perf/bench_facts.py" --real --runs 20 --timeout 0
+  echo "== run_command timeout variants on nvidia-smi"
+  RUNS=40 python3 "$COLLECTION/tests/perf/bench_command_timeout.py"
+} >"$OUT/bench.txt" 2>&1
+cat "$OUT"/facts.txt "$OUT"/bench.txt

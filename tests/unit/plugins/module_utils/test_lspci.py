@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+"""lspci parsers on the real output of lspci 3.9.0 for the config-space dumps in tests/fixtures/lspci."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from fixture_text import lspci_output  # noqa: E402
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import lspci  # noqa: E402
+
+EXPECTED = {
+    "gt750m": ("0000:01:00.0", "0x0fe9", "0x030000", "GK107M [GeForce GT 750M Mac Edition]", "0x106b", "0x0130"),
+    "tesla-p4": ("0000:3b:00.0", "0x1bb3", "0x030200", "GP104GL [Tesla P4]", "0x10de", "0x11d8"),
+    "a100": ("0000:41:00.0", "0x20b0", "0x030200", "GA100 [A100 SXM4 40GB]", "0x10de", "0x134f"),
+    "rtx4090": ("0000:01:00.0", "0x2684", "0x030000", "AD102 [GeForce RTX 4090]", "0x1043", "0x889d"),
+}
+
+
+@pytest.mark.parametrize("form", ["mm", "vmm"])
+@pytest.mark.parametrize("host", sorted(EXPECTED))
+def test_gpu_hosts(host, form):
+    text, rc = lspci_output(host, form)
+    assert rc == 0
+    parse = lspci.parse_mm if form == "mm" else lspci.parse_vmm
+    devices = parse(text)
+    gpus = lspci.nvidia_display_devices(devices)
+    assert len(gpus) == 1
+    gpu = gpus[0]
+    bus, device, klass, name, svendor, sdevice = EXPECTED[host]
+    assert gpu["pci_bus_id"] == bus
+    assert (gpu["vendor_id"], gpu["device_id"], gpu["class_id"]) == ("0x10de", device, klass)
+    assert gpu["vendor_name"] == "NVIDIA Corporation"
+    assert gpu["device_name"] == name
+    assert (gpu["subsystem_vendor_id"], gpu["subsystem_device_id"]) == (svendor, sdevice)
+    assert gpu["revision"] == "0xa1"
+    assert gpu["kernel_driver"] is None          # a dump has no sysfs driver link
+
+
+def test_mm_and_vmm_agree():
+    for host in list(EXPECTED) + ["rpi5-nogpu"]:
+        mm = lspci.parse_mm(lspci_output(host, "mm")[0])
+        vmm = lspci.parse_vmm(lspci_output(host, "vmm")[0])
+        strip = ("kernel_driver", "kernel_modules")
+        assert [dict((k, v) for k, v in d.items() if k not in strip) for d in mm] == \
+            [dict((k, v) for k, v in d.items() if k not in strip) for d in vmm]
+
+
+def test_rtx4090_audio_function_is_not_a_gpu():
+    devices = lspci.parse_mm(lspci_output("rtx4090", "mm")[0])
+    audio = [d for d in devices if d["pci_bus_id"] == "0000:01:00.1"][0]
+    assert audio["class_id"] == "0x040300" and audio["vendor_id"] == "0x10de"
+    assert audio not in lspci.nvidia_display_devices(devices)
+
+
+def test_arm64_host_without_gpu():
+    devices = lspci.parse_mm(lspci_output("rpi5-nogpu", "mm")[0])
+    assert [d["pci_bus_id"] for d in devices] == ["0000:00:00.0", "0001:00:00.0", "0001:01:00.0"]
+    assert devices[0]["vendor_id"] == "0x14e4" and devices[0]["class_id"] == "0x060400"
+    assert devices[0]["subsystem_vendor_id"] is None      # bridge: lspci prints "" ""
+    assert devices[2]["revision"] is None                   # rev 00 is not printed
+    assert lspci.nvidia_display_devices(devices) == []
+
+
+def test_vmm_driver_and_modules():
+    text = ("Slot:\t0000:3b:00.0\nClass:\t3D controller [0302]\nVendor:\tNVIDIA Corporation [10de]\n"
+            "Device:\tGP104GL [Tesla P4] [1bb3]\nSVendor:\tNVIDIA Corporation [10de]\nSDevice:\tDevice [11d8]\n"
+            "Rev:\ta1\nDriver:\tvfio-pci\nModule:\tnvidiafb\nModule:\tnouveau\n\n")
+    gpu = lspci.parse_vmm(text)[0]
+    assert gpu["kernel_driver"] == "vfio-pci"
+    assert gpu["kernel_modules"] == ["nvidiafb", "nouveau"]
+    assert gpu["class_id"] == "0x030200"                  # no ProgIf line: 00
+
+
+def test_garbage_and_missing_lspci():
+    assert lspci.parse_mm("") == []
+    assert lspci.parse_vmm(None) == []
+    assert lspci.parse_mm("lspci: Unable to load libkmod resources: error -2\n") == []
+    assert lspci.parse_mm('0000:01:00.0 "VGA compatible controller [0300]"\n') == []   # truncated
+
+
+def test_split_name_id():
+    assert lspci.split_name_id("NVIDIA Corporation [10de]") == ("NVIDIA Corporation", "10de")
+    assert lspci.split_name_id("GH100 [H100 SXM5 80GB] [2330]") == ("GH100 [H100 SXM5 80GB]", "2330")
+    assert lspci.split_name_id("Advanced Micro Devices, Inc. [AMD] [1022]") == \
+        ("Advanced Micro Devices, Inc. [AMD]", "1022")
+    assert lspci.split_name_id("") == (None, None)

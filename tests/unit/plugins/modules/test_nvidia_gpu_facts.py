@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+"""nvidia_gpu_facts end to end: a fake root filesystem and fake nvidia-smi / lspci.
+
+The fake hosts are built from real captures (tests/fixtures/gpu-hosts and
+tests/fixtures/lspci); every test checks how often nvidia-smi ran.
+"""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fakehost  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_gpu_facts  # noqa: E402
+
+FIELDS = ["index", "pci.bus_id", "name", "uuid", "serial", "driver_version", "memory.total",
+          "compute_cap", "persistence_mode", "mig.mode.current", "vbios_version"]
+NOT_LOADED = fakehost.load("debian12-nogpu-nvidia-smi535", "nvsmi-query-nounits.txt")[0]
+NO_LIBRARY = fakehost.load("debian12-nogpu-nvidia-smi535", "nvsmi-nolib.txt")[0]
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """A bare host: empty root, no commands on PATH (only the test's bin dir)."""
+    root = tmp_path / "root"
+    os.makedirs(str(root / "sys" / "bus" / "pci" / "devices"))
+    fakehost.write(root, "proc/modules", "")
+    bindir = tmp_path / "bin"
+    os.makedirs(str(bindir))
+    monkeypatch.setenv("PATH", str(bindir))
+    monkeypatch.setattr(nvidia_gpu_facts, "EXTRA_BIN_DIRS", [])
+    warnings = []
+    monkeypatch.setattr(nvidia_gpu_facts.AnsibleModule, "warn", lambda self, text: warnings.append(text))
+    return {"root": root, "bin": bindir, "warnings": warnings}
+
+
+def run(host, run_module, args, check_mode=False):
+    """Run the module; the result carries the warnings it emitted (as Ansible would show them)."""
+    del host["warnings"][:]
+    result = run_module(nvidia_gpu_facts, args, check_mode=check_mode)
+    result["warnings"] = list(host["warnings"])
+    return result
+
+
+def smi(host, outputs=None, default=None):
+    if default is None:
+        default = (fakehost.h100_nvidia_smi_answer(FIELDS), 0)
+    return fakehost.fake_command(host["bin"], "nvidia-smi", outputs or [], default)
+
+
+def facts_of(result):
+    assert result["failed"] is False, result
+    assert result["changed"] is False
+    return result["ansible_facts"]["nvidia"]
+
+
+def test_h100_with_driver(host, run_module):
+    fakehost.h100_root(host["root"])
+    fake = smi(host)
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert len(fakehost.calls(fake)) == 1
+    assert fakehost.calls(fake)[0] == ("--query-gpu=%s --format=csv,noheader,nounits" % ",".join(FIELDS))
+    assert nvidia["gpu_count"] == 1
+    assert nvidia["architectures"] == ["Hopper"]
+    gpu = nvidia["gpus"][0]
+    assert gpu["pci_bus_id"] == "0000:00:06.0"
+    assert (gpu["vendor_id"], gpu["device_id"]) == ("0x10de", "0x2330")
+    assert (gpu["subsystem_vendor_id"], gpu["subsystem_device_id"]) == ("0x10de", "0x16c1")
+    assert gpu["class_id"] == "0x030200"
+    assert gpu["kernel_driver"] == "nvidia"
+    assert gpu["numa_node"] is None            # sysfs says -1
+    assert gpu["pcie_link"] == {"current_speed": "32.0 GT/s", "current_width": 16, "current_generation": 5,
+                                "max_speed": "32.0 GT/s", "max_width": 16, "max_generation": 5}
+    assert gpu["index"] == 0
+    assert gpu["name"] == "NVIDIA H100 80GB HBM3"
+    assert gpu["uuid"] == "GPU-9d066124-a4f5-9f94-ff00-13f9f4666fd8"
+    assert gpu["serial"] == "1651124033651"
+    assert gpu["memory_total_mib"] == 81559
+    assert gpu["compute_capability"] == "9.0"
+    assert gpu["compute_capability_source"] == "nvidia-smi"
+    assert gpu["architecture"] == "Hopper"
+    assert gpu["chip"] == "GH100"
+    assert gpu["persistence_mode"] is True
+    assert gpu["mig_mode"] is False
+    assert gpu["vbios_version"] == "96.00.DA.00.0C"
+    assert gpu["minor_number"] == 0
+    assert gpu["driver_branches"]["installed_driver_supported"] is True
+    assert gpu["driver_branches"]["open_kernel"] == "yes"
+    driver = nvidia["driver"]
+    assert driver["loaded"] is True and driver["installed"] is True
+    assert driver["version"] == "580.159.04"
+    assert driver["branch"] == 580
+    assert driver["kernel_module"] == "open"
+    assert driver["cuda_version"] == "13.0"
+    assert driver["nouveau_loaded"] is False
+    assert driver["nvidia_smi_path"] == fake
+    assert driver["nvidia_smi_error"] is None
+    assert result["msg"] == "1 NVIDIA GPU (Hopper); driver 580.159.04 (open kernel module) loaded"
+    assert not result.get("warnings")
+    assert result["elapsed_ms"]["nvidia_smi"] > 0
+
+
+def test_check_mode_same_facts(host, run_module):
+    fakehost.h100_root(host["root"])
+    fake = smi(host)
+    normal = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    checked = facts_of(run(host, run_module, {"root": str(host["root"])}, check_mode=True))
+    assert normal == checked
+    assert len(fakehost.calls(fake)) == 2       # one per run
+
+
+def test_no_gpu_never_runs_nvidia_smi(host, run_module):
+    fake = smi(host, default=(NOT_LOADED, 9))
+    lspci = fakehost.fake_command(host["bin"], "lspci", [], default=fakehost.load_lspci("rpi5-nogpu", "vmm"))
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert fakehost.calls(fake) == []
+    assert fakehost.calls(lspci) == []          # sysfs answered: no NVIDIA function, nothing to name
+    assert nvidia["gpu_count"] == 0 and nvidia["gpus"] == [] and nvidia["architectures"] == []
+    assert nvidia["driver"]["installed"] is True     # nvidia-smi is there
+    assert nvidia["driver"]["loaded"] is False
+
+
+def test_driver_installed_not_loaded(host, run_module):
+    fakehost.h100_root(host["root"], loaded=False)
+    fake = smi(host, default=(NOT_LOADED, 9))
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert len(fakehost.calls(fake)) == 1
+    gpu = nvidia["gpus"][0]
+    assert gpu["kernel_driver"] is None
+    assert gpu["architecture"] == "Hopper" and gpu["compute_capability"] == "9.0"
+    assert gpu["compute_capability_source"] == "pci_id"
+    assert gpu["name"] is None and gpu["index"] is None
+    assert gpu["driver_branches"]["installed_driver_supported"] is None
+    driver = nvidia["driver"]
+    assert driver["installed"] is True and driver["loaded"] is False and driver["version"] is None
+    assert "kernel module is not loaded" in driver["nvidia_smi_error"]
+    assert "couldn't communicate with the NVIDIA driver" in driver["nvidia_smi_error"]
+    assert "installed but not loaded" in result["msg"]
+    assert any("nvidia-smi gave no GPU data" in w for w in result["warnings"])
+
+
+def test_nvidia_smi_missing_uses_proc(host, run_module):
+    fakehost.h100_root(host["root"])
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    gpu = nvidia["gpus"][0]
+    # /proc/driver/nvidia/gpus/*/information still names the GPU.
+    assert gpu["name"] == "NVIDIA H100 80GB HBM3"
+    assert gpu["uuid"] == "GPU-9d066124-a4f5-9f94-ff00-13f9f4666fd8"
+    assert gpu["vbios_version"] == "96.00.DA.00.0C"
+    assert gpu["compute_capability_source"] == "pci_id"
+    assert nvidia["driver"]["nvidia_smi_path"] is None
+    assert nvidia["driver"]["version"] == "580.159.04"
+    assert any("nvidia-smi not found" in w for w in result["warnings"])
+    assert result["commands"] == []
+
+
+def test_nvidia_smi_without_library(host, run_module):
+    fakehost.h100_root(host["root"])
+    fake = smi(host, default=(NO_LIBRARY, 12))
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert len(fakehost.calls(fake)) == 1
+    assert "libnvidia-ml.so" in nvidia["driver"]["nvidia_smi_error"]
+
+
+def test_old_driver_chooses_fields_without_retry(host, run_module):
+    fakehost.h100_root(host["root"])
+    fakehost.write(host["root"], "proc/driver/nvidia/version",
+                   "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.256.02  Thu May  2 14:37:44 UTC 2024\n")
+    fakehost.write(host["root"], "sys/module/nvidia/version", "470.256.02\n")
+    old_fields = [f for f in FIELDS if f != "compute_cap"]
+    answer = fakehost.h100_nvidia_smi_answer(old_fields).replace("580.159.04", "470.256.02")
+    bad, bad_rc = fakehost.load(fakehost.H100, "nvsmi-query-bad.txt")
+    fake = smi(host, outputs=[("compute_cap", bad.replace("not_a_field", "compute_cap"), bad_rc)],
+               default=(answer, 0))
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert len(fakehost.calls(fake)) == 1
+    assert "compute_cap" not in fakehost.calls(fake)[0]
+    gpu = nvidia["gpus"][0]
+    assert gpu["compute_capability"] == "9.0" and gpu["compute_capability_source"] == "pci_id"
+    assert nvidia["driver"]["kernel_module"] == "proprietary"
+    assert nvidia["driver"]["cuda_version"] == "11.4"
+    # Hopper needs branch 520 or newer: the role must learn that 470 cannot drive it.
+    assert gpu["driver_branches"]["installed_driver_supported"] is False
+    assert any("does not support it" in w for w in result["warnings"])
+
+
+def test_unknown_version_old_binary_retries_once(host, run_module):
+    """Version unreadable (no /proc, no /sys/module) and an old nvidia-smi: one retry, no more."""
+    fakehost.h100_root(host["root"])
+    os.remove(str(host["root"] / "proc" / "driver" / "nvidia" / "version"))
+    os.remove(str(host["root"] / "sys" / "module" / "nvidia" / "version"))
+    old_fields = [f for f in FIELDS if f != "compute_cap"]
+    bad, bad_rc = fakehost.load(fakehost.H100, "nvsmi-query-bad.txt")
+    fake = smi(host, outputs=[("compute_cap", bad.replace("not_a_field", "compute_cap"), bad_rc)],
+               default=(fakehost.h100_nvidia_smi_answer(old_fields), 0))
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    made = fakehost.calls(fake)
+    assert len(made) == 2
+    assert "compute_cap" in made[0] and "compute_cap" not in made[1]
+    assert nvidia["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
+    assert nvidia["driver"]["version"] == "580.159.04"        # from nvidia-smi's driver_version
+
+
+def test_rejected_field_twice_stops(host, run_module):
+    fakehost.h100_root(host["root"])
+    os.remove(str(host["root"] / "sys" / "module" / "nvidia" / "version"))
+    os.remove(str(host["root"] / "proc" / "driver" / "nvidia" / "version"))
+    fake = smi(host, default=('Field "index" is not a valid field to query.\n\n', 2))
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert len(fakehost.calls(fake)) == 1
+    assert "does not know the field(s) index" in nvidia["driver"]["nvidia_smi_error"]
+
+
+def test_odd_output_placeholders_and_short_rows(host, run_module):
+    fakehost.h100_root(host["root"])
+    odd = ("0, 00000000:00:06.0, NVIDIA H100 80GB HBM3, [N/A], [Not Supported], 580.159.04, [N/A], 9.0, "
+           "[Unknown Error], [N/A]\n"
+           "Unable to determine the device handle for GPU0000:07:00.0: Unknown Error\n")
+    smi(host, default=(odd, 0))
+    result = run(host, run_module, {"root": str(host["root"])})
+    gpu = facts_of(result)["gpus"][0]
+    assert gpu["name"] == "NVIDIA H100 80GB HBM3"
+    assert gpu["uuid"] == "GPU-9d066124-a4f5-9f94-ff00-13f9f4666fd8"     # from /proc
+    assert gpu["serial"] is None and gpu["memory_total_mib"] is None
+    assert gpu["persistence_mode"] is None and gpu["mig_mode"] is None
+    assert gpu["vbios_version"] == "96.00.DA.00.0C"                     # from /proc
+    assert any("10 values for 11 fields" in w for w in result["warnings"])
+    assert any("not a GPU row" in w for w in result["warnings"])
+
+
+@pytest.mark.parametrize("dump, device, arch, cc, klass", [
+    ("gt750m", "0x0fe9", "Kepler", "3.0", "0x030000"),
+    ("tesla-p4", "0x1bb3", "Pascal", "6.1", "0x030200"),
+    ("a100", "0x20b0", "Ampere", "8.0", "0x030200"),
+    ("rtx4090", "0x2684", "Ada Lovelace", "8.9", "0x030000"),
+])
+def test_lspci_only_when_sysfs_missing(host, run_module, dump, device, arch, cc, klass):
+    """No /sys/bus/pci: real lspci output (from the dumps) is the device list."""
+    os.rmdir(str(host["root"] / "sys" / "bus" / "pci" / "devices"))
+    lspci = fakehost.fake_command(host["bin"], "lspci", [], default=fakehost.load_lspci(dump, "vmm"))
+    fake = smi(host, default=(NOT_LOADED, 9))
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert fakehost.calls(lspci) == ["-vmm -nn -D -k"]
+    assert len(fakehost.calls(fake)) == 1
+    assert nvidia["gpu_count"] == 1           # the RTX 4090's audio function is not a GPU
+    gpu = nvidia["gpus"][0]
+    assert (gpu["device_id"], gpu["architecture"], gpu["compute_capability"], gpu["class_id"]) == \
+        (device, arch, cc, klass)
+    assert gpu["pci_device_name"]
+    assert gpu["driver_branches"]["recommended_branch"] in (470, 580)
+
+
+def test_lspci_names_gpu_found_in_sysfs(host, run_module):
+    fakehost.h100_root(host["root"])
+    # An A100 listed by lspci but absent from sysfs is not invented.
+    vmm = fakehost.H100_LSPCI_VMM + fakehost.load_lspci("a100", "vmm")[0]
+    lspci = fakehost.fake_command(host["bin"], "lspci", [], default=(vmm, 0))
+    smi(host)
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert len(fakehost.calls(lspci)) == 1
+    assert nvidia["gpu_count"] == 1
+    assert nvidia["gpus"][0]["pci_device_name"] == "GH100 [H100 SXM5 80GB]"
+
+
+def test_vfio_and_nouveau_bound_gpus(host, run_module):
+    root = host["root"]
+    fakehost.add_pci_device(root, "0000:3b:00.0", {"vendor": "0x10de", "device": "0x1bb3",
+                                                   "class": "0x030200", "numa_node": "0",
+                                                   "current_link_speed": "8.0 GT/s PCIe",
+                                                   "current_link_width": "16",
+                                                   "max_link_speed": "8.0 GT/s PCIe",
+                                                   "max_link_width": "16"}, driver="vfio-pci")
+    fakehost.add_pci_device(root, "0000:01:00.0", {"vendor": "0x10de", "device": "0x0fe9",
+                                                   "class": "0x030000"}, driver="nouveau")
+    fakehost.add_pci_device(root, "0000:01:00.1", {"vendor": "0x10de", "device": "0x0e1b",
+                                                   "class": "0x040300"}, driver="snd_hda_intel")
+    fakehost.write(root, "proc/modules", "nouveau 2818048 1 - Live 0x0000000000000000\n")
+    fake = smi(host, default=(NOT_LOADED, 9))
+    result = run(host, run_module, {"root": str(root)})
+    nvidia = facts_of(result)
+    assert len(fakehost.calls(fake)) == 1
+    assert [g["pci_bus_id"] for g in nvidia["gpus"]] == ["0000:01:00.0", "0000:3b:00.0"]
+    assert [g["kernel_driver"] for g in nvidia["gpus"]] == ["nouveau", "vfio-pci"]
+    assert nvidia["gpus"][1]["numa_node"] == 0
+    assert nvidia["gpus"][1]["pcie_link"]["max_generation"] == 3
+    assert nvidia["architectures"] == ["Kepler", "Pascal"]
+    assert nvidia["driver"]["nouveau_loaded"] is True
+    warnings = " ".join(result["warnings"])
+    assert "vfio-pci" in warnings and "blacklist nouveau" in warnings
+
+
+def test_jetson_host(host, run_module, monkeypatch):
+    root = host["root"]
+    fakehost.write(root, "etc/nv_tegra_release",
+                   "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, "
+                   "DATE: Tue Aug  1 19:57:35 UTC 2023\n")
+    fakehost.write(root, "proc/device-tree/model", "NVIDIA Jetson AGX Orin Developer Kit\0")
+    fakehost.write(root, "proc/device-tree/compatible", "nvidia,p3737-0000+p3701-0005\0nvidia,p3701-0005\0"
+                   "nvidia,tegra234\0")
+    monkeypatch.setattr(nvidia_gpu_facts.os, "uname", lambda: ("Linux", "orin", "5.10.120-tegra", "#1", "aarch64"))
+    fake = smi(host)
+    result = run(host, run_module, {"root": str(root)})
+    nvidia = facts_of(result)
+    assert fakehost.calls(fake) == []
+    h = nvidia["host"]
+    assert h["jetson"] is True and h["cuda_repo_arch"] is None
+    assert (h["l4t_release"], h["l4t_revision"], h["l4t_version"]) == ("35", "4.1", "35.4.1")
+    assert h["soc"] == "nvidia,tegra234" and h["igpu_architecture"] == "Ampere"
+    assert h["model"] == "NVIDIA Jetson AGX Orin Developer Kit"
+    assert h["raspberry_pi"] is False
+    assert result["msg"].startswith("NVIDIA Jetson (L4T 35.4.1)")
+
+
+def test_raspberry_pi_with_secure_boot_off(host, run_module, monkeypatch):
+    root = host["root"]
+    fakehost.write(root, "proc/device-tree/model", "Raspberry Pi 5 Model B Rev 1.0\0")
+    fakehost.write(root, "proc/device-tree/compatible", "raspberrypi,5-model-b\0brcm,bcm2712\0")
+    fakehost.write(root, nvidia_gpu_facts.EFI_SECURE_BOOT, b"\x06\x00\x00\x00\x00", mode="wb")
+    monkeypatch.setattr(nvidia_gpu_facts.os, "uname", lambda: ("Linux", "pi", "6.6.51+rpt-rpi-2712", "#1", "aarch64"))
+    nvidia = facts_of(run(host, run_module, {"root": str(root)}))
+    h = nvidia["host"]
+    assert h["raspberry_pi"] is True and h["raspberry_pi_model"] == "Raspberry Pi 5 Model B Rev 1.0"
+    assert h["cuda_repo_arch"] == "sbsa" and h["jetson"] is False
+    assert h["efi"] is True and h["secure_boot"] is False
+
+
+def test_secure_boot_enabled_and_bios(host, run_module):
+    root = host["root"]
+    nvidia = facts_of(run(host, run_module, {"root": str(root)}))
+    assert nvidia["host"]["efi"] is False and nvidia["host"]["secure_boot"] is False
+    fakehost.write(root, nvidia_gpu_facts.EFI_SECURE_BOOT, b"\x06\x00\x00\x00\x01", mode="wb")
+    nvidia = facts_of(run(host, run_module, {"root": str(root)}))
+    assert nvidia["host"]["secure_boot"] is True
+    os.remove(os.path.join(str(root), nvidia_gpu_facts.EFI_SECURE_BOOT))
+    nvidia = facts_of(run(host, run_module, {"root": str(root)}))
+    assert nvidia["host"]["secure_boot"] is None       # EFI, variable unreadable
+
+
+DPKG_STATUS = """Package: docker.io
+Status: install ok installed
+Priority: optional
+Version: 20.10.24+dfsg1-1+deb12u1
+
+Package: containerd
+Status: install ok installed
+Version: 1.6.20~ds1-1+b1
+
+Package: nvidia-container-toolkit
+Status: install ok installed
+Version: 1.17.8-1
+
+Package: nvidia-container-toolkit-base
+Status: install ok installed
+Version: 1.17.8-1
+
+Package: nvidia-docker2
+Status: deinstall ok config-files
+Version: 2.13.0-1
+
+Package: cuda-drivers-580
+Status: install ok installed
+Version: 580.95.05-1
+"""
+
+
+def test_container_components_from_dpkg(host, run_module):
+    root = host["root"]
+    fakehost.write(root, "var/lib/dpkg/status", DPKG_STATUS)
+    docker = fakehost.fake_command(host["bin"], "docker", [])
+    ctk = fakehost.fake_command(host["bin"], "nvidia-ctk", [])
+    nvidia = facts_of(run(host, run_module, {"root": str(root)}))
+    container = nvidia["container"]
+    assert container["docker"] == {"installed": True, "version": "20.10.24", "package": "docker.io",
+                                   "package_version": "20.10.24+dfsg1-1+deb12u1", "path": docker}
+    assert container["containerd"]["version"] == "1.6.20"
+    assert container["containerd"]["path"] is None
+    assert container["nvidia_ctk"]["version"] == "1.17.8" and container["nvidia_ctk"]["path"] == ctk
+    assert container["nvidia_container_runtime"]["installed"] is True
+    assert container["nvidia_docker2"]["installed"] is False     # only config files left
+    assert container["crio"]["installed"] is False and container["podman"]["installed"] is False
+    assert fakehost.calls(docker) == [] and fakehost.calls(ctk) == []    # versions without running them
+    assert nvidia["driver"]["packages"] == {"cuda-drivers-580": "580.95.05-1"}
+    assert nvidia["driver"]["installed"] is True
+
+
+def test_container_components_from_rpm(host, run_module):
+    rpm = fakehost.fake_command(host["bin"], "rpm", [], default=(
+        "package docker-ce is not installed\ncontainerd.io\t1.7.27\npodman\t5.2.2\n", 1))
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert len(fakehost.calls(rpm)) == 1
+    assert nvidia["container"]["containerd"]["version"] == "1.7.27"
+    assert nvidia["container"]["podman"]["version"] == "5.2.2"
+    assert nvidia["container"]["docker"]["installed"] is False
+
+
+def test_explicit_missing_paths_warn(host, run_module):
+    fakehost.h100_root(host["root"])
+    result = run(host, run_module, {"root": str(host["root"]),
+                                    "nvidia_smi_path": "/nonexistent/nvidia-smi",
+                                    "lspci_path": "/nonexistent/lspci"})
+    nvidia = facts_of(result)
+    assert nvidia["driver"]["nvidia_smi_path"] is None
+    assert any("/nonexistent/nvidia-smi is not an executable file" in w for w in result["warnings"])
+
+
+def test_timeout_enforced(host, run_module, tmp_path):
+    """A hanging nvidia-smi is stopped by coreutils timeout and reported, not waited on."""
+    fakehost.h100_root(host["root"])
+    fakehost.write(host["bin"], "nvidia-smi", "#!/bin/sh\nexec /bin/sleep 30\n")
+    os.chmod(str(host["bin"] / "nvidia-smi"), 0o755)
+    result = run(host, run_module, {"root": str(host["root"]), "timeout": 1})
+    nvidia = facts_of(result)
+    assert "did not answer in time" in nvidia["driver"]["nvidia_smi_error"]
+    assert 900 < result["elapsed_ms"]["nvidia_smi"] < 5000
+    assert nvidia["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"     # /proc still answered
+
+
+def test_negative_timeout_fails(host, run_module):
+    result = run(host, run_module, {"root": str(host["root"]), "timeout": -1})
+    assert result["failed"] is True
+    assert "timeout must be 0" in result["msg"]
+
+
+def test_nvidia_smi_not_executable_format(host, run_module):
+    """An nvidia-smi that exec() refuses (wrong architecture, half-written by an upgrade)."""
+    fakehost.h100_root(host["root"])
+    fakehost.write(host["bin"], "nvidia-smi", b"\x7fELF\x02\x01\x01garbage", mode="wb")
+    os.chmod(str(host["bin"] / "nvidia-smi"), 0o755)
+    result = run(host, run_module, {"root": str(host["root"])})
+    if not nvidia_gpu_facts.run_command_can_raise(nvidia_gpu_facts.AnsibleModule):       # ansible-core < 2.13 fails the module itself
+        assert result["failed"] is True
+        return
+    nvidia = facts_of(result)
+    assert "nvidia-smi could not be run" in nvidia["driver"]["nvidia_smi_error"]
+    assert "Exec format error" in nvidia["driver"]["nvidia_smi_error"]
+    assert nvidia["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
+
+
+def test_driver_installed_from_kernel_module_file(host, run_module):
+    """DKMS built the module but it is not loaded, and nvidia-smi is not installed."""
+    fakehost.h100_root(host["root"], loaded=False)
+    fakehost.write(host["root"], "lib/modules/%s/modules.dep" % os.uname()[2],
+                   "kernel/fs/ext4/ext4.ko.zst: kernel/fs/jbd2/jbd2.ko.zst\nupdates/dkms/nvidia.ko.zst:\n")
+    result = run(host, run_module, {"root": str(host["root"])})
+    driver = facts_of(result)["driver"]
+    assert driver["installed"] is True and driver["loaded"] is False
+    assert "NVIDIA driver installed but not loaded" in result["msg"]
+
+
+def test_dpkg_status_with_non_utf8_bytes(host, run_module):
+    status = DPKG_STATUS.replace("Priority: optional", "Description: caf\xe9 tool").encode("latin-1")
+    fakehost.write(host["root"], "var/lib/dpkg/status", status, mode="wb")
+    container = facts_of(run(host, run_module, {"root": str(host["root"])}))["container"]
+    assert container["docker"]["version"] == "20.10.24"

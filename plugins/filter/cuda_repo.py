@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that name NVIDIA's CUDA repository for a host.
+
+``cuda_repo_arch``: machine (``x86_64``, ``aarch64``, ``amd64``, ``arm64``) ->
+repository architecture (``x86_64`` or ``sbsa``).  ``cuda_repo_path``:
+(distribution, version, machine) -> ``ubuntu2204/sbsa``, ``debian12/x86_64``,
+``rhel9/sbsa`` ...  ``cuda_repo_signing_key``: repository path -> the key file
+NVIDIA publishes in it and that key's fingerprint.
+
+Documentation of each filter is in the YAML file of the same name next to
+this one (``cuda_repo_path.yml`` ...), which ``ansible-doc -t filter`` reads.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+# Repository trees NVIDIA publishes under .../compute/cuda/repos/, per
+# distribution family and major version, with the architectures they carry.
+# Debian has no sbsa tree in the releases this collection targets: arm64
+# Debian hosts (Raspberry Pi OS on a Pi 5) use the Ubuntu tree of the same
+# generation (glibc/gcc), as NVIDIA's arm64 users do in practice.
+REPO_TREES = {
+    ("ubuntu", "20.04"): ("ubuntu2004", ("x86_64", "sbsa")),
+    ("ubuntu", "22.04"): ("ubuntu2204", ("x86_64", "sbsa")),
+    ("ubuntu", "24.04"): ("ubuntu2404", ("x86_64", "sbsa")),
+    ("debian", "12"): ("debian12", ("x86_64",)),
+    ("debian", "13"): ("debian13", ("x86_64",)),
+    ("rhel", "8"): ("rhel8", ("x86_64", "sbsa")),
+    ("rhel", "9"): ("rhel9", ("x86_64", "sbsa")),
+}
+
+# Debian release -> Ubuntu tree used for arm64 (sbsa) on that release.
+DEBIAN_SBSA_FALLBACK = {
+    "12": "ubuntu2204",
+    "13": "ubuntu2404",
+}
+
+# Distributions that use NVIDIA's rhel<N> trees (Ansible's distribution names).
+RHEL_LIKE = ("redhat", "rhel", "rocky", "almalinux", "centos", "oraclelinux", "ol")
+
+# Raspberry Pi OS reports itself as Debian; keep the other spellings too.
+DEBIAN_LIKE = ("debian", "raspbian", "raspberry pi os")
+
+MACHINE_TO_REPO_ARCH = {
+    "x86_64": "x86_64",
+    "amd64": "x86_64",
+    "aarch64": "sbsa",
+    "arm64": "sbsa",
+    "sbsa": "sbsa",
+}
+
+# Signing keys of the CUDA repositories.  The long-standing key (id 3bf863cc)
+# signs the trees up to debian12/ubuntu2404/rhel9; the debian13 tree is
+# published with the newer key 8793f200.
+CUDA_KEY_3BF863CC = {"file": "3bf863cc.pub", "fingerprint": "EB693B3035CD5710E231E123A4B469963BF863CC"}
+CUDA_KEY_8793F200 = {"file": "8793F200.pub", "fingerprint": "02182E60104FCDC26EAE1B8597A5D4CB8793F200"}
+SIGNING_KEYS = {"debian13": CUDA_KEY_8793F200}
+
+
+def _major_version(distribution, version):
+    text = str(version).strip()
+    if distribution == "ubuntu":
+        parts = text.split(".")
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+            return "%s.%02d" % (int(parts[0]), int(parts[1]))
+        return text
+    return text.split(".", 1)[0]
+
+
+def _family(distribution):
+    name = str(distribution).strip().lower()
+    if name in DEBIAN_LIKE:
+        return "debian"
+    if name == "ubuntu":
+        return "ubuntu"
+    if name in RHEL_LIKE:
+        return "rhel"
+    return None
+
+
+def cuda_repo_arch(machine, jetson=False):
+    """Return ``x86_64`` or ``sbsa`` for a machine name; Jetson has no dGPU repository."""
+    if jetson:
+        raise AnsibleFilterError(
+            "cuda_repo_arch: NVIDIA Jetson (L4T) gets CUDA from the JetPack/L4T repository, "
+            "not from NVIDIA's CUDA repository for discrete GPUs")
+    key = str(machine).strip().lower()
+    if key not in MACHINE_TO_REPO_ARCH:
+        raise AnsibleFilterError(
+            "cuda_repo_arch: machine %r has no CUDA repository (supported: x86_64/amd64, aarch64/arm64)"
+            % (machine,))
+    return MACHINE_TO_REPO_ARCH[key]
+
+
+def cuda_repo_path(distribution, version, machine, jetson=False, debian_native_sbsa=False):
+    """Return the CUDA repository path (``<distro><version>/<arch>``) for a host.
+
+    ``distribution`` and ``version`` are Ansible's ``distribution`` and
+    ``distribution_version`` (or ``distribution_major_version``) facts;
+    ``machine`` is ``ansible_facts.architecture`` or a dpkg architecture.
+    ``debian_native_sbsa`` uses ``debian<N>/sbsa`` on arm64 Debian instead of
+    the Ubuntu tree (for mirrors that carry one).
+    """
+    arch = cuda_repo_arch(machine, jetson=jetson)
+    family = _family(distribution)
+    if family is None:
+        raise AnsibleFilterError(
+            "cuda_repo_path: distribution %r has no NVIDIA CUDA repository "
+            "(supported: Debian, Ubuntu, RHEL and rebuilds such as Rocky/AlmaLinux)" % (distribution,))
+    major = _major_version(family, version)
+    tree = REPO_TREES.get((family, major))
+    if tree is None:
+        known = ", ".join(sorted("%s %s" % key for key in REPO_TREES))
+        raise AnsibleFilterError(
+            "cuda_repo_path: %s %s has no NVIDIA CUDA repository (supported: %s)"
+            % (distribution, version, known))
+    name, arches = tree
+    if arch in arches:
+        return "%s/%s" % (name, arch)
+    if family == "debian" and arch == "sbsa":
+        if debian_native_sbsa:
+            return "%s/sbsa" % name
+        return "%s/sbsa" % DEBIAN_SBSA_FALLBACK[major]
+    raise AnsibleFilterError(
+        "cuda_repo_path: NVIDIA publishes no %s tree for %s %s" % (arch, distribution, version))
+
+
+def cuda_repo_signing_key(repo_path):
+    """Return ``{file, fingerprint}`` of the key that signs the repository ``repo_path``."""
+    text = str(repo_path).strip().strip("/")
+    if "/" not in text:
+        raise AnsibleFilterError(
+            "cuda_repo_signing_key: %r is not a repository path such as ubuntu2204/x86_64" % (repo_path,))
+    tree = text.split("/", 1)[0]
+    return dict(SIGNING_KEYS.get(tree, CUDA_KEY_3BF863CC))
+
+
+class FilterModule(object):
+    """CUDA repository filters."""
+
+    def filters(self):
+        return {
+            "cuda_repo_arch": cuda_repo_arch,
+            "cuda_repo_path": cuda_repo_path,
+            "cuda_repo_signing_key": cuda_repo_signing_key,
+        }

@@ -40,6 +40,7 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import (
 CRI_PLUGINS = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
 DEFAULT_RUNTIME_TYPE = "io.containerd.runc.v2"
 DEFAULT_RUNTIME_PATH = "/usr/bin/nvidia-container-runtime"
+BUILTIN_RUNC = {"runtime_type": DEFAULT_RUNTIME_TYPE}
 RUNC_SHIMS = ("io.containerd.runc.v2", "io.containerd.runc.v1", "io.containerd.runtime.v1.linux")
 DROP_IN_HEADER = (
     "# Managed by the gpufleet.nvidia containerd_runtime module: the NVIDIA\n"
@@ -129,14 +130,18 @@ def base_runtime(data, version, name):
     candidates = ["runc", "crun"]
     if isinstance(default, str) and default and not default.startswith("nvidia") and default != name:
         candidates.append(default)
+    found = []
     for cand in candidates:
         table = runtimes.get(cand) if isinstance(runtimes, dict) else None
         if not isinstance(table, dict):
             continue
         if table.get("runtime_type", DEFAULT_RUNTIME_TYPE) not in RUNC_SHIMS:
             continue
-        return cand, table
-    return None, None
+        found.append((cand, table))
+    # A bare runc (nothing but runtime_type, as we add it for containerd 1.x)
+    # has nothing to copy: prefer a runtime with settings.
+    found.sort(key=lambda item: item[1] == BUILTIN_RUNC)
+    return found[0] if found else (None, None)
 
 
 def desired_runtime(base, runtime_type, runtime_path, systemd_cgroup=None):
@@ -408,7 +413,8 @@ def edit_main(text, path, params, version, state, drop_in, import_pattern=None, 
     info = {}
     name = params["name"]
     prefix = cri_prefix(version)
-    runtime_path = prefix + ("containerd", "runtimes", name)
+    runtimes = prefix + ("containerd", "runtimes")
+    runtime_path = runtimes + (name,)
     default_path = prefix + ("containerd", "default_runtime_name")
     _check_tables(doc.data, version, path)
     literal, nl, indent, step = _style(doc, version)
@@ -425,6 +431,10 @@ def edit_main(text, path, params, version, state, drop_in, import_pattern=None, 
             new_tables = [(runtime_path, want)]
         else:
             new_tables = []
+        if version in (1, 2) and get_path(doc.data, runtimes + ("runc",)) is None:
+            # containerd 1.x replaces its built-in runtimes by the configured
+            # ones: without this, adding ours would make runc disappear.
+            new_tables.insert(0, (runtimes + ("runc",), dict(BUILTIN_RUNC)))
         if params["set_as_default"]:
             if current_default != name:
                 ed.set_scalar(default_path[:-1], default_path[-1], name, literal, nl)
@@ -438,6 +448,11 @@ def edit_main(text, path, params, version, state, drop_in, import_pattern=None, 
     else:
         # absent, or present through a drop-in: our runtime does not belong here.
         ed.remove_subtree(runtime_path)
+        left = get_path(doc.data, runtimes)
+        if (state == "absent" and version in (1, 2) and isinstance(left, dict) and name in left
+                and set(left) == set([name, "runc"]) and left["runc"] == BUILTIN_RUNC):
+            # the bare runc we added next to ours: containerd has it built in
+            ed.remove_subtree(runtimes + ("runc",))
         if current_default == name and (state == "absent" or not params["set_as_default"]):
             tables = doc.header_tables(default_path[:-1])
             others = [t for t in doc.tables_under(default_path[:-1])
@@ -512,6 +527,9 @@ def render_drop_in(params, version, base_name, want):
         tables.append((prefix, cri))
     if params["set_as_default"]:
         tables.append((prefix + ("containerd",), {"default_runtime_name": params["name"]}))
+    if version == 2 and base_name != "runc":
+        # containerd 1.x: the runtimes of an imported CRI section replace the built-in runc
+        tables.append((prefix + ("containerd", "runtimes", "runc"), dict(BUILTIN_RUNC)))
     tables.append((prefix + ("containerd", "runtimes", params["name"]), want))
     for path, table in tables:
         lines.append(nl)

@@ -353,6 +353,8 @@ def main():
         ret["base_runtime"] = result["base_runtime"]
     for warning in result["warnings"]:
         module.warn(warning)
+    if p["cdi"] and version_tuple and version_tuple[:2] < (1, 7) and p["state"] == "present":
+        module.warn("containerd %s ignores enable_cdi: CDI needs containerd 1.7 or later" % containerd_version)
 
     if module._diff:
         diffs = []

@@ -11,16 +11,17 @@ SANITY_ROOT := $(CURDIR)/build/sanity/ansible_collections/gpufleet/nvidia
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS):$(CURDIR)/$(VENV)/lib/python3.11/site-packages
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := true
 export PYTHONDONTWRITEBYTECODE := 1
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: site test venv install build units compat sanity lint changelog integration molecule bench clean
 
-$(BIN)/activate: requirements.txt requirements-test.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-test.txt
-	touch $(BIN)/activate
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
 
-venv: $(BIN)/activate
+venv: $(VENV)/.installed
 
 build: venv
 	rm -rf build/dist && mkdir -p build/dist
@@ -44,10 +45,13 @@ compat:
 sanity: venv
 	rm -rf build/sanity && mkdir -p $(SANITY_ROOT)
 	git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t $(SANITY_ROOT)
+	# A repository of its own, so ansible-test does not see build/ as ignored by ours.
+	cd $(SANITY_ROOT) && git init -q && git add -A
+	$(BIN)/python tests/sanity/offline_get_pip.py $$(sed -n "s/^ *pip='\\([0-9.]*\\)',/\\1/p" $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py)
 	cd $(SANITY_ROOT) && PATH=$(CURDIR)/$(BIN):$$PATH ansible-test sanity --local --python 3.11 --color no
 
 lint: install
-	PATH=$(CURDIR)/$(BIN):$$PATH ansible-lint --profile production --offline
+	$(BIN)/ansible-lint --profile production --offline
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint

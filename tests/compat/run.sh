@@ -13,7 +13,7 @@ declare -A PYT=([3.6]="pytest==7.0.1" [3.8]="pytest==8.3.5")
 # Last releases that still install on 3.6.
 declare -A EXTRA=([3.6]="jinja2==3.0.3 markupsafe==2.0.1 cryptography==40.0.2 pyyaml==6.0.1 packaging==21.3" [3.8]="")
 for ver in 3.6 3.8; do
-  py=$(ls -d "$PYENV_ROOT"/versions/"$ver".*/bin/python 2>/dev/null | sort -V | tail -1 || true)
+  py=$(find "$PYENV_ROOT/versions" -maxdepth 3 -path "*/versions/$ver.*/bin/python" 2>/dev/null | sort -V | tail -1)
   if [ -z "$py" ]; then
     echo "compat: no Python $ver under $PYENV_ROOT/versions" >&2
     exit 1

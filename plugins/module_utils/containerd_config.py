@@ -189,7 +189,7 @@ def _style(doc, version):
     prefix = cri_prefix(version)
     literal = False
     # containerd 2.x writes single-quoted strings; follow the file.
-    sample = [t for t in doc.tables_under(prefix)]
+    sample = doc.tables_under(prefix)
     if sample:
         header = text[sample[0].header_start:sample[0].header_end]
         literal = "'" in header and '"' not in header
@@ -267,7 +267,7 @@ class _Editor(object):
                     raise ConfigError("%s: %s is defined inside an inline table (line %d); "
                                       "rewrite it as [table] sections first"
                                       % (self.path, dumps_path(path), _line_of(doc.text, entry.line_start)))
-        tables = [t for t in doc.tables_under(path)]
+        tables = doc.tables_under(path)
         for t in tables:
             if t.is_array:
                 raise ConfigError("%s: %s contains an array of tables; edit it by hand"
@@ -345,7 +345,7 @@ class _Editor(object):
             return
         pos = None
         for anchor in anchor_prefixes:
-            under = [t for t in doc.tables_under(anchor)]
+            under = doc.tables_under(anchor)
             if under:
                 pos = max(t.content_end for t in under)
                 break

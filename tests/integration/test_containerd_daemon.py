@@ -115,14 +115,14 @@ def _ansible(args):
     ansible = os.path.join(os.path.dirname(sys.executable), "ansible")
     proc = subprocess.run([ansible, "localhost", "-c", "local", "-m", "gpufleet.nvidia.containerd_runtime",
                            "-a", json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, env=env, timeout=120)
+                          universal_newlines=True, env=env, timeout=120, check=False)
     out = json.loads(proc.stdout[proc.stdout.index("{"):])
     return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 def _dump(bindir, cfg):
     proc = subprocess.run([os.path.join(bindir, "containerd"), "--config", cfg, "config", "dump"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return tomllib.loads(proc.stdout)
 
@@ -133,18 +133,18 @@ def _serve(bindir, cfg, tmp):
     log = open(os.path.join(tmp, "containerd.log"), "w")
     proc = subprocess.Popen([os.path.join(bindir, "containerd"), "--config", cfg], stdout=log, stderr=log)
     try:
-        for _ in range(200):
+        for _attempt in range(200):
             if os.path.exists(sock) or proc.poll() is not None:
                 break
             time.sleep(0.05)
         assert proc.poll() is None, open(os.path.join(tmp, "containerd.log")).read()[-3000:]
         ctr = os.path.join(bindir, "ctr")
         version = subprocess.run([ctr, "--address", sock, "version"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+                                 stderr=subprocess.PIPE, universal_newlines=True, timeout=30, check=False)
         assert version.returncode == 0, version.stderr
         assert "Server:" in version.stdout
         plugins = subprocess.run([ctr, "--address", sock, "plugins", "ls"], stdout=subprocess.PIPE,
-                                 universal_newlines=True, timeout=30).stdout
+                                 universal_newlines=True, timeout=30, check=True).stdout
         cri = [line.split() for line in plugins.splitlines() if line.startswith("io.containerd.grpc.v1 ")
                and line.split()[1] == "cri"]
         assert cri and cri[0][-1] == "ok", plugins

@@ -66,6 +66,8 @@ INVALID = {
 
 
 def read(name):
+    if name == "crlf-v2.toml":  # generated: the repository keeps LF line endings
+        return read("k3s-v2.toml").replace("\n", "\r\n")
     with open(os.path.join(CORPUS, name), "rb") as handle:
         return handle.read().decode("utf-8")
 
@@ -100,7 +102,7 @@ def without_ours(data, version, name="nvidia"):
 
 def test_corpus_is_complete():
     names = sorted(n for n in os.listdir(CORPUS) if n.endswith(".toml"))
-    assert names == sorted(EXPECT)
+    assert names == sorted(set(EXPECT) - set(["crlf-v2.toml"]))
     assert len(names) >= 30
 
 

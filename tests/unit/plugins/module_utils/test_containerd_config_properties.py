@@ -25,7 +25,9 @@ runtime_values = st.one_of(st.booleans(), st.sampled_from(["", "podsandbox"]),
 def configs(draw):
     version = draw(st.sampled_from([2, 3]))
     literal = version == 3 and draw(st.booleans())
-    q = (lambda s: te.dumps_string(s, literal))
+
+    def q(value):
+        return te.dumps_string(value, literal)
     prefix = "plugins.%s" % q(cc.CRI_PLUGINS[version])
     indent = draw(st.sampled_from(["", "  "]))
     blocks = []
@@ -35,8 +37,8 @@ def configs(draw):
     if draw(st.booleans()):
         top.append("root = %s\n" % q("/var/lib/containerd"))
     if draw(st.booleans()):
-        top.append("imports = %s\n" % te.dumps_value(draw(st.lists(st.sampled_from(["/a.toml", "/b/*.toml"]),
-                                                                    max_size=2, unique=True)), literal))
+        imports = draw(st.lists(st.sampled_from(["/a.toml", "/b/*.toml"]), max_size=2, unique=True))
+        top.append("imports = %s\n" % te.dumps_value(imports, literal))
     if draw(st.booleans()):
         blocks.append("[grpc]\n  address = %s\n" % q("/run/containerd/containerd.sock"))
     if draw(st.booleans()):
@@ -57,8 +59,8 @@ def configs(draw):
         if opts or draw(st.booleans()):
             lines = ["%s[%s.containerd.runtimes.%s.options]\n" % (indent * 3, prefix, name)]
             for k, v in opts.items():
-                lines.append("%s  %s = %s%s\n" % (indent * 3, k, te.dumps_value(v, literal),
-                                                   draw(st.sampled_from(["", " # opt"]))))
+                comment = draw(st.sampled_from(["", " # opt"]))
+                lines.append("%s  %s = %s%s\n" % (indent * 3, k, te.dumps_value(v, literal), comment))
             blocks.append("".join(lines))
     if draw(st.booleans()):
         blocks.append("[plugins.%s]\n  path = %s\n" % (q("io.containerd.internal.v1.opt"), q("/opt/containerd")))

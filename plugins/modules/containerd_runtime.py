@@ -36,11 +36,13 @@ description:
   - containerd reads its configuration only at start, so RV(restart_required) is true whenever a
     file changed; restart containerd in a handler.
 author:
-  - gpufleet maintainers
+  - gpufleet maintainers (@gpufleet)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   path:

@@ -212,6 +212,9 @@ def test_legacy_v1_uses_cri_plugin():
     assert loads(res["main"])["plugins"]["cri"]["containerd"]["runtimes"]["nvidia"]["options"]["BinaryName"] == NVIDIA
     with pytest.raises(cc.ConfigError, match="version 1 does not support imports"):
         cc.plan(read("legacy-v1.toml"), None, params(drop_in=True), 1)
+    # containerd 2.1.9's `config dump` of such a file has no trace of the runtime
+    with pytest.raises(cc.ConfigError, match="containerd config migrate"):
+        cc.plan(read("legacy-v1.toml"), None, params(), 2)
 
 
 @pytest.mark.parametrize("major,version,plugin", [(1, 2, "io.containerd.grpc.v1.cri"), (2, 3, "io.containerd.cri.v1.runtime"),

@@ -9,7 +9,7 @@ from ansible_collections.gpufleet.nvidia.plugins.modules import crio_runtime
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "crio")
 
 
-def setup(tmp_path, main=True, packaged=True):
+def make_etc(tmp_path, main=True, packaged=True):
     etc = tmp_path / "crio"
     (etc / "crio.conf.d").mkdir(parents=True)
     if main:
@@ -22,7 +22,7 @@ def setup(tmp_path, main=True, packaged=True):
 
 
 def test_present_idempotent_absent(tmp_path, run_module):
-    etc, args = setup(tmp_path)
+    etc, args = make_etc(tmp_path)
     before = sorted(os.listdir(str(etc / "crio.conf.d")))
     res = run_module(crio_runtime, dict(args, set_as_default=True), check_mode=True, diff=True)
     assert res["changed"] and "runtimes.nvidia" in res["diff"]["after"]
@@ -41,7 +41,7 @@ def test_present_idempotent_absent(tmp_path, run_module):
 
 
 def test_bad_drop_in_of_someone_else(tmp_path, run_module):
-    etc, args = setup(tmp_path, main=False)
+    etc, args = make_etc(tmp_path, main=False)
     (etc / "crio.conf.d" / "20-bad.conf").write_text("[crio.runtime\n")
     res = run_module(crio_runtime, args)
     assert res["failed"] and "20-bad.conf is not valid TOML" in res["msg"]

@@ -572,7 +572,7 @@ def plan(main_text, drop_in_text, params, containerd_major=None, drop_in_dir_has
         if requested != "auto" and int(requested) != version:
             warnings.append("%s declares version %d; config_version=%s is used only for new files"
                             % (path, version, requested))
-    if version == 1 and containerd_major is not None and containerd_major >= 2:
+    if version == 1 and state == "present" and containerd_major is not None and containerd_major >= 2:
         # containerd 2.1.9 loads such a file but drops its plugins.cri runtimes
         raise ConfigError("%s is a version 1 config (no 'version' key), which containerd %d.x does not read "
                           "correctly; convert it first with 'containerd config migrate'" % (path, containerd_major))

@@ -215,6 +215,9 @@ def test_legacy_v1_uses_cri_plugin():
     # containerd 2.1.9's `config dump` of such a file has no trace of the runtime
     with pytest.raises(cc.ConfigError, match="containerd config migrate"):
         cc.plan(read("legacy-v1.toml"), None, params(), 2)
+    # removing is always possible
+    added = cc.plan(read("legacy-v1.toml"), None, params(), 1)["main"]
+    assert cc.plan(added, None, params(state="absent"), 2)["main"] == read("legacy-v1.toml")
 
 
 @pytest.mark.parametrize("major,version,plugin", [(1, 2, "io.containerd.grpc.v1.cri"), (2, 3, "io.containerd.cri.v1.runtime"),

@@ -351,6 +351,7 @@ class _Editor(object):
                 break
         if pos is None:
             pos = max(t.content_end for t in doc.tables)
+        pos = self._after_trailing_comments(pos)
         text = "".join(lines)
         if pos == 0 and not doc.text:
             text = text[len(nl):]
@@ -358,6 +359,31 @@ class _Editor(object):
             text = nl + text
         self.edits.append((pos, pos, text))
         self.block_tables = []
+
+    def _after_trailing_comments(self, pos):
+        """Skip comment lines that hang off the end of a table.
+
+        Comment lines right after the last key (``# BinaryName = ...``) belong
+        to that table, unless they run straight into the next header (then they
+        introduce it); new tables go after the former, before the latter.
+        """
+        text = self.doc.text
+        end = pos
+        while end < len(text):
+            nl = text.find("\n", end)
+            line_end = len(text) if nl < 0 else nl + 1
+            stripped = text[end:line_end].strip()
+            if not stripped.startswith("#"):
+                break
+            end = line_end
+        if end == pos:
+            return pos
+        rest = text[end:].lstrip(" \t")
+        if rest.startswith("[") and not rest.startswith("\n"):
+            return pos
+        if end == len(text) and not text.endswith("\n"):
+            return pos
+        return end
 
     def result(self):
         try:

@@ -336,3 +336,15 @@ def test_version_parsing():
     assert cc.parse_containerd_version("containerd github.com/containerd/containerd/v2 2.1.9+unknown ") == (2, 1, 9)
     assert cc.parse_containerd_version("containerd containerd.io v1.7.27 05044ec") == (1, 7, 27)
     assert cc.parse_containerd_version("garbage") is None
+
+
+def test_comments_hanging_off_a_table_stay_with_it():
+    text = read("comments-everywhere-v2.toml")
+    new = cc.plan(text, None, params(), 1)["main"]
+    assert new.index('# BinaryName = "/usr/local/sbin/runc"') < new.index("runtimes.nvidia]")
+    # a comment that introduces the next header stays with the header
+    text = ('version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n  runtime_type = "x"\n'
+            '  # next: CNI\n[plugins."io.containerd.grpc.v1.cri".cni]\n  conf_dir = "/etc/cni/net.d"\n')
+    new = cc.plan(text, None, params(), 1)["main"]
+    assert "# next: CNI\n[plugins" in new
+    assert new.index("runtimes.nvidia]") < new.index("# next: CNI")

@@ -1,0 +1,706 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Register (or remove) the NVIDIA runtime in containerd's TOML configuration.
+
+Pure functions over strings: :func:`plan` takes the current text of
+``config.toml`` (and of our drop-in file) and returns the new texts.  The
+edits are span replacements computed by :mod:`toml_edit`, so comments and
+formatting of the user's file survive; after editing, the result is parsed
+again and compared, key by key, with the expected document, so a wrong edit
+is an error instead of a broken containerd.
+
+Behaviour follows ``nvidia-ctk runtime configure --runtime=containerd``:
+
+* the CRI plugin is ``cri`` (config version 1), ``io.containerd.grpc.v1.cri``
+  (version 2, containerd 1.x) or ``io.containerd.cri.v1.runtime`` (version 3,
+  containerd 2.x);
+* the new runtime is a copy of the existing low-level runtime (``runc``, then
+  ``crun``, then the default runtime) so ``SystemdCgroup`` and the other
+  options carry over, with ``runtime_type`` and ``options.BinaryName`` set to
+  the NVIDIA runtime.  Unlike nvidia-ctk, a runtime that is not runc-based
+  (kata, gVisor) is never copied, and runc comes before the default runtime
+  so that making ours the default does not change the template on the next
+  run.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import fnmatch
+import os
+import re
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import (
+    TomlError, apply_edits, dumps_path, dumps_string, dumps_value, get_path, parse,
+)
+
+CRI_PLUGINS = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
+DEFAULT_RUNTIME_TYPE = "io.containerd.runc.v2"
+DEFAULT_RUNTIME_PATH = "/usr/bin/nvidia-container-runtime"
+BUILTIN_RUNC = {"runtime_type": DEFAULT_RUNTIME_TYPE}
+RUNC_SHIMS = ("io.containerd.runc.v2", "io.containerd.runc.v1", "io.containerd.runtime.v1.linux")
+DROP_IN_HEADER = (
+    "# Managed by the gpufleet.nvidia containerd_runtime module: the NVIDIA\n"
+    "# container runtime for containerd.  Edits here are overwritten; change the\n"
+    "# module's options instead.\n"
+)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be edited safely; the message says why."""
+
+
+def version_for_containerd(major):
+    """Config version a containerd of this major version writes by default."""
+    if major is not None and major >= 2:
+        return 3
+    return 2
+
+
+def parse_containerd_version(output):
+    """``containerd --version`` output -> (major, minor, patch) or None."""
+    m = re.search(r"\s[vV]?(\d+)\.(\d+)\.(\d+)", output or "")
+    if not m:
+        return None
+    return tuple(int(x) for x in m.groups())
+
+
+def load(text, path):
+    """Parse ``text`` (the content of ``path``); raise ConfigError naming the file."""
+    try:
+        return parse(text)
+    except TomlError as exc:
+        raise ConfigError("%s is not valid TOML: %s" % (path, exc))
+
+
+def document_version(doc, path):
+    """Config version of a non-empty document (absent ``version`` means 1)."""
+    version = doc.data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ConfigError("%s: 'version' must be an integer, found %r" % (path, version))
+    if version not in CRI_PLUGINS:
+        raise ConfigError("%s: containerd config version %d is not supported (1, 2 and 3 are)" % (path, version))
+    return version
+
+
+def cri_prefix(version):
+    return ("plugins", CRI_PLUGINS[version])
+
+
+def _check_tables(data, version, path):
+    """The containers on the way to our runtime must be tables."""
+    node = data
+    walked = []
+    for key in cri_prefix(version) + ("containerd", "runtimes"):
+        walked.append(key)
+        if not isinstance(node, dict) or key not in node:
+            return
+        node = node[key]
+        if not isinstance(node, dict):
+            raise ConfigError("%s: %s must be a table, found %s" % (path, dumps_path(walked), _type_name(node)))
+
+
+def _type_name(value):
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return type(value).__name__
+
+
+def base_runtime(data, version, name):
+    """Pick the runtime to copy options from: (name, table) or (None, None).
+
+    ``runc``, then ``crun``, then the default runtime when it is runc-based and
+    not an ``nvidia*`` one.  nvidia-ctk looks at the default runtime first; we
+    do not, because setting our runtime as the default would then change the
+    template on the next run (not idempotent), and because the NVIDIA runtime
+    wraps runc, whose options are the ones to copy.
+    """
+    prefix = cri_prefix(version)
+    runtimes = get_path(data, prefix + ("containerd", "runtimes"), {})
+    default = get_path(data, prefix + ("containerd", "default_runtime_name"))
+    candidates = ["runc", "crun"]
+    if isinstance(default, str) and default and not default.startswith("nvidia") and default != name:
+        candidates.append(default)
+    found = []
+    for cand in candidates:
+        table = runtimes.get(cand) if isinstance(runtimes, dict) else None
+        if not isinstance(table, dict):
+            continue
+        if table.get("runtime_type", DEFAULT_RUNTIME_TYPE) not in RUNC_SHIMS:
+            continue
+        found.append((cand, table))
+    # A bare runc (nothing but runtime_type, as we add it for containerd 1.x)
+    # has nothing to copy: prefer a runtime with settings.
+    found.sort(key=lambda item: item[1] == BUILTIN_RUNC)
+    return found[0] if found else (None, None)
+
+
+def desired_runtime(base, runtime_type, runtime_path, systemd_cgroup=None):
+    """The runtime table we want: a copy of ``base`` with our binary."""
+    if base:
+        rt = copy.deepcopy(base)
+    else:
+        rt = {}
+    if "runtime_type" in rt:
+        rt["runtime_type"] = runtime_type
+    else:
+        rt = dict([("runtime_type", runtime_type)] + list(rt.items()))
+    options = rt.get("options")
+    options = copy.deepcopy(options) if isinstance(options, dict) else {}
+    options["BinaryName"] = runtime_path
+    if systemd_cgroup is not None:
+        options["SystemdCgroup"] = bool(systemd_cgroup)
+    rt["options"] = options
+    return rt
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+
+
+def _render_table(path, table, indent, step, literal, nl):
+    """Lines of ``[path]`` and its sub-tables (dict values become sub-tables)."""
+    lines = ["%s[%s]%s" % (indent, dumps_path(path, literal), nl)]
+    subs = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            subs.append((key, value))
+        else:
+            lines.append("%s%s = %s%s" % (indent + step, dumps_path((key,), literal), dumps_value(value, literal), nl))
+    for key, value in subs:
+        lines.append(nl)
+        lines.extend(_render_table(path + (key,), value, indent + step, step, literal, nl))
+    return lines
+
+
+def _style(doc, version):
+    """(literal_strings, newline, header_indent, indent_step) as used in the file."""
+    text = doc.text
+    nl = "\r\n" if "\r\n" in text else "\n"
+    prefix = cri_prefix(version)
+    literal = False
+    # containerd 2.x writes single-quoted strings; follow the file.
+    sample = doc.tables_under(prefix)
+    if sample:
+        header = text[sample[0].header_start:sample[0].header_end]
+        literal = "'" in header and '"' not in header
+    elif version == 3 and "'" in text and '"' not in text:
+        literal = True
+    indent, step = "", "  "
+    runtimes = prefix + ("containerd", "runtimes")
+    for where in (runtimes + ("runc",), runtimes, prefix + ("containerd",)):
+        found = doc.header_tables(where)
+        if found:
+            t = found[0]
+            extra = 1 if where != runtimes + ("runc",) else 0
+            if t.entries and t.entries[0].indent.startswith(t.indent) and len(t.entries[0].indent) > len(t.indent):
+                step = t.entries[0].indent[len(t.indent):]
+            indent = t.indent + step * extra
+            break
+    return literal, nl, indent, step
+
+
+# ---------------------------------------------------------------------------
+# Editing one document
+
+
+class _Editor(object):
+    """Collects span edits on one document and the semantic changes they make."""
+
+    def __init__(self, doc, path):
+        self.doc = doc
+        self.path = path
+        self.edits = []
+        self.expected = copy.deepcopy(doc.data)
+        self.block_tables = []   # (path, dict) rendered as new header tables
+
+    # semantic mirror -------------------------------------------------------
+    def _expect_set(self, path, value):
+        node = self.expected
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = copy.deepcopy(value)
+
+    def _expect_delete(self, path):
+        node = get_path(self.expected, path[:-1])
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+
+    # spans ------------------------------------------------------------------
+    def _blank_line_before(self, start):
+        text = self.doc.text
+        if start == 0:
+            return start
+        prev = text.rfind("\n", 0, start - 1) + 1
+        if text[prev:start].strip() == "":
+            return prev
+        return start
+
+    def _remove(self, start, end):
+        """Add a deletion, merging it with deletions it overlaps."""
+        kept = []
+        for edit in self.edits:
+            if edit[2] == "" and edit[0] < end and start < edit[1]:
+                start, end = min(start, edit[0]), max(end, edit[1])
+            else:
+                kept.append(edit)
+        kept.append((start, end, ""))
+        self.edits = kept
+
+    def remove_subtree(self, path):
+        """Remove every table and key that defines ``path`` (and below)."""
+        path = tuple(path)
+        doc = self.doc
+        removed = False
+        if get_path(doc.data, path) is not None:
+            for entry in doc.entries:
+                if len(entry.path) < len(path) and path[:len(entry.path)] == entry.path:
+                    raise ConfigError("%s: %s is defined inside an inline table (line %d); "
+                                      "rewrite it as [table] sections first"
+                                      % (self.path, dumps_path(path), _line_of(doc.text, entry.line_start)))
+        tables = doc.tables_under(path)
+        for t in tables:
+            if t.is_array:
+                raise ConfigError("%s: %s contains an array of tables; edit it by hand"
+                                  % (self.path, dumps_path(path)))
+            self._remove(self._blank_line_before(t.header_start), t.content_end)
+            removed = True
+        covered = set(id(t) for t in tables)
+        for entry in doc.entries_under(path):
+            if id(entry.table) in covered:
+                continue
+            if _in_array_table(doc, entry.table):
+                continue
+            self._remove(entry.line_start, entry.line_end)
+            removed = True
+        if get_path(doc.data, path) is not None:
+            self._expect_delete(path)
+        return removed
+
+    def set_scalar(self, table_path, key, value, literal, nl):
+        """Set ``table_path.key = value`` (a scalar or array)."""
+        doc = self.doc
+        full = tuple(table_path) + (key,)
+        current = get_path(doc.data, full)
+        entry = doc.find_entry(full)
+        if entry is not None:
+            if current == value and type(current) is type(value):
+                return False
+            raw = doc.text[entry.value_start:entry.value_end]
+            self.edits.append((entry.value_start, entry.value_end, dumps_value(value, raw.startswith("'") or literal)))
+            self._expect_set(full, value)
+            return True
+        if current is not None:
+            raise ConfigError("%s: cannot set %s: it is defined inside an inline value" % (self.path, dumps_path(full)))
+        tables = doc.header_tables(table_path)
+        if tables:
+            table = tables[-1]
+            if table.entries:
+                indent = table.entries[-1].indent
+            else:
+                indent = table.indent + "  "
+            pos = table.content_end
+            prefix = ""
+            if pos == len(doc.text) and not doc.text.endswith("\n"):
+                prefix = nl
+            line = "%s%s%s = %s%s" % (prefix, indent, dumps_path((key,), literal), dumps_value(value, literal), nl)
+            self.edits.append((pos, pos, line))
+        else:
+            for path, table in self.block_tables:
+                if path == tuple(table_path):
+                    table[key] = value
+                    break
+            else:
+                self.block_tables.append((tuple(table_path), {key: value}))
+        self._expect_set(full, value)
+        return True
+
+    def delete_key(self, full):
+        entry = self.doc.find_entry(full)
+        if entry is None:
+            return False
+        self.edits.append((entry.line_start, entry.line_end, ""))
+        self._expect_delete(full)
+        return True
+
+    def insert_block(self, tables, anchor_prefixes, indent, step, literal, nl):
+        """Insert new header tables after the last table under the first anchor found."""
+        doc = self.doc
+        lines = []
+        for path, table in self.block_tables + tables:
+            lines.append(nl)
+            lines.extend(_render_table(path, table, indent, step, literal, nl))
+        for path, table in tables:
+            self._expect_set(path, table)
+        if not lines:
+            return
+        pos = None
+        for anchor in anchor_prefixes:
+            under = doc.tables_under(anchor)
+            if under:
+                pos = max(t.content_end for t in under)
+                break
+        if pos is None:
+            pos = max(t.content_end for t in doc.tables)
+        pos = self._after_trailing_comments(pos)
+        text = "".join(lines)
+        if pos == 0 and not doc.text:
+            text = text[len(nl):]
+        elif pos > 0 and doc.text[pos - 1] != "\n":
+            text = nl + text
+        self.edits.append((pos, pos, text))
+        self.block_tables = []
+
+    def _after_trailing_comments(self, pos):
+        """Skip comment lines that hang off the end of a table.
+
+        Comment lines right after the last key (``# BinaryName = ...``) belong
+        to that table, unless they run straight into the next header (then they
+        introduce it); new tables go after the former, before the latter.
+        """
+        text = self.doc.text
+        end = pos
+        while end < len(text):
+            nl = text.find("\n", end)
+            line_end = len(text) if nl < 0 else nl + 1
+            stripped = text[end:line_end].strip()
+            if not stripped.startswith("#"):
+                break
+            end = line_end
+        if end == pos:
+            return pos
+        rest = text[end:].lstrip(" \t")
+        if rest.startswith("[") and not rest.startswith("\n"):
+            return pos
+        if end == len(text) and not text.endswith("\n"):
+            return pos
+        return end
+
+    def result(self):
+        try:
+            new_text = apply_edits(self.doc.text, self.edits)
+        except ValueError as exc:
+            raise ConfigError("%s: refusing to write: %s; the file was left unchanged" % (self.path, exc))
+        try:
+            new_doc = parse(new_text)
+        except TomlError as exc:
+            raise ConfigError("%s: refusing to write: the edited file would not be valid TOML (%s); "
+                              "the file was left unchanged" % (self.path, exc))
+        if _prune(new_doc.data) != _prune(self.expected):
+            raise ConfigError("%s: refusing to write: the edited file does not have the expected content; "
+                              "the file was left unchanged" % self.path)
+        return new_text
+
+
+def _prune(value):
+    """Drop empty tables (an empty [table] and no table mean the same to containerd)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = _prune(item)
+            if isinstance(item, dict) and not item:
+                continue
+            out[key] = item
+        return out
+    return value
+
+
+def _in_array_table(doc, table):
+    return table.is_array or any(t.is_array and table.path[:len(t.path)] == t.path for t in doc.tables[1:]
+                                 if t.header_start < table.header_start and t.path != table.path)
+
+
+def _line_of(text, pos):
+    return text.count("\n", 0, pos) + 1
+
+
+# ---------------------------------------------------------------------------
+# The plan
+
+
+def _runtime_anchor(version):
+    prefix = cri_prefix(version)
+    return [prefix + ("containerd", "runtimes"), prefix + ("containerd",), prefix, ("plugins",)]
+
+
+def edit_main(text, path, params, version, state, drop_in, import_pattern=None, keep_import=False):
+    """Edit the main config text. Returns (new_text, info)."""
+    doc = load(text, path)
+    ed = _Editor(doc, path)
+    info = {}
+    name = params["name"]
+    prefix = cri_prefix(version)
+    runtimes = prefix + ("containerd", "runtimes")
+    runtime_path = runtimes + (name,)
+    default_path = prefix + ("containerd", "default_runtime_name")
+    _check_tables(doc.data, version, path)
+    literal, nl, indent, step = _style(doc, version)
+    current_default = get_path(doc.data, default_path)
+
+    if state == "present" and not drop_in:
+        base_name, base = base_runtime(doc.data, version, name)
+        info["base_runtime"] = base_name
+        want = desired_runtime(base, params["runtime_type"], params["runtime_path"], params.get("systemd_cgroup"))
+        info["runtime"] = want
+        have = get_path(doc.data, runtime_path)
+        if have != want:
+            ed.remove_subtree(runtime_path)
+            new_tables = [(runtime_path, want)]
+        else:
+            new_tables = []
+        if version in (1, 2) and get_path(doc.data, runtimes + ("runc",)) is None:
+            # containerd 1.x replaces its built-in runtimes by the configured
+            # ones: without this, adding ours would make runc disappear.
+            new_tables.insert(0, (runtimes + ("runc",), dict(BUILTIN_RUNC)))
+        if params["set_as_default"]:
+            if current_default != name:
+                ed.set_scalar(default_path[:-1], default_path[-1], name, literal, nl)
+        elif current_default == name:
+            ed.set_scalar(default_path[:-1], default_path[-1], base_name or "runc", literal, nl)
+        if params.get("cdi") is not None:
+            ed.set_scalar(prefix, "enable_cdi", bool(params["cdi"]), literal, nl)
+            if params["cdi"] and params.get("cdi_spec_dirs") is not None:
+                ed.set_scalar(prefix, "cdi_spec_dirs", list(params["cdi_spec_dirs"]), literal, nl)
+        ed.insert_block(new_tables, _runtime_anchor(version), indent, step, literal, nl)
+    else:
+        # absent, or present through a drop-in: our runtime does not belong here.
+        ed.remove_subtree(runtime_path)
+        left = get_path(doc.data, runtimes)
+        if (state == "absent" and version in (1, 2) and isinstance(left, dict) and name in left
+                and set(left) == set([name, "runc"]) and left["runc"] == BUILTIN_RUNC):
+            # the bare runc we added next to ours: containerd has it built in
+            ed.remove_subtree(runtimes + ("runc",))
+        if current_default == name and (state == "absent" or not params["set_as_default"]):
+            tables = doc.header_tables(default_path[:-1])
+            others = [t for t in doc.tables_under(default_path[:-1])
+                      if t.path != default_path[:-1] and t.path[:len(runtime_path)] != runtime_path]
+            only_entry = (len(tables) == 1 and len(tables[0].entries) == 1
+                          and tables[0].entries[0].path == default_path and not others)
+            if only_entry:
+                ed.remove_subtree(default_path[:-1])
+            else:
+                base_name, _base = base_runtime(doc.data, version, name)
+                ed.set_scalar(default_path[:-1], default_path[-1], base_name or "runc", literal, nl)
+
+    if import_pattern is not None:
+        _edit_imports(ed, doc, path, import_pattern, keep_import, literal, nl)
+    return ed.result(), info
+
+
+def _edit_imports(ed, doc, path, pattern, keep, literal, nl):
+    imports = doc.data.get("imports")
+    if imports is not None and (not isinstance(imports, list) or not all(isinstance(i, str) for i in imports)):
+        raise ConfigError("%s: 'imports' must be an array of strings" % path)
+    imports = list(imports or [])
+    entry = doc.find_entry(("imports",))
+    if keep:
+        if pattern in imports:
+            return
+        imports.append(pattern)
+    else:
+        if pattern not in imports:
+            return
+        imports = [i for i in imports if i != pattern]
+    if entry is not None:
+        raw = doc.text[entry.value_start:entry.value_end]
+        lit = "'" in raw if len(raw) > 2 else literal
+        ed.edits.append((entry.value_start, entry.value_end, dumps_value(imports, lit)))
+        ed._expect_set(("imports",), imports)
+        return
+    version_entry = doc.find_entry(("version",))
+    if version_entry is not None:
+        pos = version_entry.line_end
+    elif doc.root.entries:
+        pos = doc.root.content_end
+    else:
+        pos = 0
+    prefix = nl if pos > 0 and doc.text[pos - 1] != "\n" else ""
+    ed.edits.append((pos, pos, "%simports = %s%s" % (prefix, dumps_value(imports, literal), nl)))
+    ed._expect_set(("imports",), imports)
+
+
+def import_pattern_for(drop_in_path):
+    return os.path.join(os.path.dirname(drop_in_path), "*.toml")
+
+
+def imports_cover(imports, drop_in_path):
+    for item in imports or []:
+        if isinstance(item, str) and (item == drop_in_path or fnmatch.fnmatchcase(drop_in_path, item)):
+            return True
+    return False
+
+
+def render_drop_in(params, version, base_name, want):
+    """The whole text of our drop-in file."""
+    prefix = cri_prefix(version)
+    literal = version == 3
+    nl = "\n"
+    lines = [DROP_IN_HEADER, "version = %d%s" % (version, nl)]
+    tables = []
+    if params.get("cdi") is not None:
+        cri = {"enable_cdi": bool(params["cdi"])}
+        if params["cdi"] and params.get("cdi_spec_dirs") is not None:
+            cri["cdi_spec_dirs"] = list(params["cdi_spec_dirs"])
+        tables.append((prefix, cri))
+    if params["set_as_default"]:
+        tables.append((prefix + ("containerd",), {"default_runtime_name": params["name"]}))
+    if version == 2 and base_name != "runc":
+        # containerd 1.x: the runtimes of an imported CRI section replace the built-in runc
+        tables.append((prefix + ("containerd", "runtimes", "runc"), dict(BUILTIN_RUNC)))
+    tables.append((prefix + ("containerd", "runtimes", params["name"]), want))
+    for path, table in tables:
+        lines.append(nl)
+        lines.extend(_render_table(path, table, "", "  ", literal, nl))
+    return "".join(lines)
+
+
+def plan(main_text, drop_in_text, params, containerd_major=None, drop_in_dir_has_others=False):
+    """Compute the new files.
+
+    ``main_text``/``drop_in_text``: current content or None when missing.
+    ``params``: path, name, runtime_path, runtime_type, set_as_default, drop_in,
+    drop_in_path, config_version ('auto'|2|3 as str/int), cdi, cdi_spec_dirs,
+    systemd_cgroup, state.  ``containerd_major``: installed containerd's major
+    version or None.  ``drop_in_dir_has_others``: other ``*.toml`` files than
+    ours live in the drop-in directory (then ``state=absent`` keeps the import).
+
+    Returns a dict: main (new text or None = leave missing), drop_in (new text
+    or None = must not exist), version, plugin, runtime, base_runtime,
+    default_runtime_name, warnings.
+    """
+    path = params["path"]
+    drop_in_path = params["drop_in_path"]
+    state = params["state"]
+    drop_in = params["drop_in"]
+    warnings = []
+    result = {"warnings": warnings, "base_runtime": None, "runtime": None}
+
+    requested = str(params.get("config_version") or "auto")
+    if requested == "auto":
+        fresh_version = version_for_containerd(containerd_major)
+    else:
+        fresh_version = int(requested)
+
+    main_empty = main_text is None or not load(main_text, path).data
+    if main_empty:
+        version = fresh_version
+    else:
+        version = document_version(load(main_text, path), path)
+        if requested != "auto" and int(requested) != version:
+            warnings.append("%s declares version %d; config_version=%s is used only for new files"
+                            % (path, version, requested))
+    if version == 1 and state == "present" and containerd_major is not None and containerd_major >= 2:
+        # containerd 2.1.9 loads such a file but drops its plugins.cri runtimes
+        raise ConfigError("%s is a version 1 config (no 'version' key), which containerd %d.x does not read "
+                          "correctly; convert it first with 'containerd config migrate'" % (path, containerd_major))
+    if version == 3 and containerd_major is not None and containerd_major < 2:
+        raise ConfigError("%s: config version 3 needs containerd 2.x, but containerd %d.x is installed"
+                          % (path, containerd_major))
+    result["version"] = version
+    result["plugin"] = CRI_PLUGINS[version]
+    pattern = import_pattern_for(drop_in_path)
+
+    if state == "absent":
+        new_main = main_text
+        if main_text is not None and not main_empty:
+            new_main, _info = edit_main(main_text, path, params, version, "absent", drop_in,
+                                        import_pattern=pattern if drop_in_text is not None or drop_in else None,
+                                        keep_import=drop_in_dir_has_others)
+        result["main"] = new_main
+        result["drop_in"] = None
+        result["default_runtime_name"] = _effective_default(new_main, None, version)
+        return result
+
+    if not drop_in:
+        text = main_text or ""
+        if main_empty and not text.strip():
+            text = "version = %d%s" % (version, "\n")
+        elif main_empty:
+            # only comments: keep them, add the version line
+            text = text + ("" if text.endswith("\n") else "\n") + "version = %d\n" % version
+        new_main, info = edit_main(text, path, params, version, "present", False,
+                                   import_pattern=pattern if drop_in_text is not None else None, keep_import=False
+                                   if not drop_in_dir_has_others else True)
+        result.update(info)
+        result["main"] = new_main
+        result["drop_in"] = None
+        result["default_runtime_name"] = _effective_default(new_main, None, version)
+        return result
+
+    # drop-in mode
+    if version == 1:
+        raise ConfigError("%s: config version 1 does not support imports; use drop_in=false "
+                          "or migrate the file to version 2 (containerd config migrate)" % path)
+    main_data = {} if main_empty else load(main_text, path).data
+    _check_tables(main_data, version, path)
+    if version == 2 and (containerd_major is None or containerd_major < 2) and get_path(main_data, cri_prefix(2)):
+        raise ConfigError(
+            "%s: containerd 1.x replaces a whole plugin section with the one from an imported file, so a "
+            "drop-in would discard your settings under plugins.\"%s\"; use drop_in=false for this host "
+            "(or move those settings into the drop-in directory yourself)%s"
+            % (path, CRI_PLUGINS[2], "" if containerd_major is not None else
+               " (containerd was not found, so its version is unknown)"))
+    base_name, base = base_runtime(main_data, version, params["name"])
+    want = desired_runtime(base, params["runtime_type"], params["runtime_path"], params.get("systemd_cgroup"))
+    result["base_runtime"] = base_name
+    result["runtime"] = want
+    rendered = render_drop_in(params, version, base_name, want)
+    new_drop_in = rendered
+    if drop_in_text is not None and drop_in_text != rendered:
+        try:
+            if parse(drop_in_text).data == parse(rendered).data:
+                new_drop_in = drop_in_text
+        except TomlError:
+            pass
+    if main_empty:
+        base_text = main_text if main_text and main_text.strip() else ""
+        if not base_text:
+            new_main = "version = %d\nimports = %s\n" % (version, dumps_value([pattern], version == 3))
+        else:
+            new_main = base_text + ("" if base_text.endswith("\n") else "\n") + \
+                "version = %d\nimports = %s\n" % (version, dumps_value([pattern], version == 3))
+    else:
+        cover = imports_cover(main_data.get("imports"), drop_in_path)
+        new_main, _info = edit_main(main_text, path, params, version, "present", True,
+                                    import_pattern=None if cover else pattern, keep_import=True)
+    result["main"] = new_main
+    result["drop_in"] = new_drop_in
+    result["default_runtime_name"] = _effective_default(new_main, new_drop_in, version)
+    return result
+
+
+def _effective_default(main_text, drop_in_text, version):
+    default = "runc"
+    for text in (main_text, drop_in_text):
+        if text:
+            value = get_path(parse(text).data, cri_prefix(version) + ("containerd", "default_runtime_name"))
+            if isinstance(value, str) and value:
+                default = value
+    return default
+
+
+def runtime_in_dump(dump_text, version_hint, name, runtime_path):
+    """Check ``containerd config dump`` output: does it show our runtime?"""
+    try:
+        data = parse(dump_text).data
+    except TomlError as exc:
+        return "cannot read containerd's config dump: %s" % exc
+    version = data.get("version", version_hint)
+    if version not in CRI_PLUGINS:
+        return "containerd's config dump has an unknown version %r" % (version,)
+    binary = get_path(data, cri_prefix(version) + ("containerd", "runtimes", name, "options", "BinaryName"))
+    if binary != runtime_path:
+        return "containerd's config dump does not show runtime %r with BinaryName %r" % (name, runtime_path)
+    return None
+
+
+__all__ = ["ConfigError", "plan", "parse_containerd_version", "runtime_in_dump", "dumps_string"]

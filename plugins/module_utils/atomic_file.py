@@ -104,12 +104,28 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-def write_atomic(path, content, new_mode=0o644, encoding="utf-8", _before_rename=None):
+ANY = object()
+
+
+def _current_matches(target, expected, encoding):
+    try:
+        with open(target, "rb") as handle:
+            data = handle.read()
+    except (IOError, OSError) as exc:
+        return expected is None and exc.errno == errno.ENOENT
+    return expected is not None and data == expected.encode(encoding)
+
+
+def write_atomic(path, content, new_mode=0o644, encoding="utf-8", _before_rename=None, expected=ANY):
     """Atomically replace the file at ``path`` (symlinks followed) with ``content``.
 
     ``content`` is text.  Mode and owner of an existing file are kept; a new
-    file gets ``new_mode``.  ``_before_rename`` is a test hook called with the
-    temporary path just before the rename.  Returns the real path written.
+    file gets ``new_mode``.  ``expected`` (optional) is the text the caller
+    read (``None``: the file did not exist); when the file no longer holds
+    it just before the rename (another process edited it meanwhile), nothing
+    is written and ``FileEditError`` is raised.  ``_before_rename`` is a test
+    hook called with the temporary path just before the rename.  Returns the
+    real path written.
     """
     target = resolve_target(path)
     directory = os.path.dirname(target) or "."
@@ -150,6 +166,9 @@ def write_atomic(path, content, new_mode=0o644, encoding="utf-8", _before_rename
             os.chmod(tmp_path, new_mode)
         if _before_rename is not None:
             _before_rename(tmp_path)
+        if expected is not ANY and not _current_matches(target, expected, encoding):
+            raise FileEditError("%s was changed by another process while it was being edited; nothing was "
+                                "written, run again" % target)
         os.rename(tmp_path, target)
     except BaseException as exc:
         try:

@@ -40,6 +40,7 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import (
 CRI_PLUGINS = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
 DEFAULT_RUNTIME_TYPE = "io.containerd.runc.v2"
 DEFAULT_RUNTIME_PATH = "/usr/bin/nvidia-container-runtime"
+BUILTIN_RUNC = {"runtime_type": DEFAULT_RUNTIME_TYPE}
 RUNC_SHIMS = ("io.containerd.runc.v2", "io.containerd.runc.v1", "io.containerd.runtime.v1.linux")
 DROP_IN_HEADER = (
     "# Managed by the gpufleet.nvidia containerd_runtime module: the NVIDIA\n"
@@ -129,14 +130,18 @@ def base_runtime(data, version, name):
     candidates = ["runc", "crun"]
     if isinstance(default, str) and default and not default.startswith("nvidia") and default != name:
         candidates.append(default)
+    found = []
     for cand in candidates:
         table = runtimes.get(cand) if isinstance(runtimes, dict) else None
         if not isinstance(table, dict):
             continue
         if table.get("runtime_type", DEFAULT_RUNTIME_TYPE) not in RUNC_SHIMS:
             continue
-        return cand, table
-    return None, None
+        found.append((cand, table))
+    # A bare runc (nothing but runtime_type, as we add it for containerd 1.x)
+    # has nothing to copy: prefer a runtime with settings.
+    found.sort(key=lambda item: item[1] == BUILTIN_RUNC)
+    return found[0] if found else (None, None)
 
 
 def desired_runtime(base, runtime_type, runtime_path, systemd_cgroup=None):
@@ -184,7 +189,7 @@ def _style(doc, version):
     prefix = cri_prefix(version)
     literal = False
     # containerd 2.x writes single-quoted strings; follow the file.
-    sample = [t for t in doc.tables_under(prefix)]
+    sample = doc.tables_under(prefix)
     if sample:
         header = text[sample[0].header_start:sample[0].header_end]
         literal = "'" in header and '"' not in header
@@ -262,7 +267,7 @@ class _Editor(object):
                     raise ConfigError("%s: %s is defined inside an inline table (line %d); "
                                       "rewrite it as [table] sections first"
                                       % (self.path, dumps_path(path), _line_of(doc.text, entry.line_start)))
-        tables = [t for t in doc.tables_under(path)]
+        tables = doc.tables_under(path)
         for t in tables:
             if t.is_array:
                 raise ConfigError("%s: %s contains an array of tables; edit it by hand"
@@ -340,12 +345,13 @@ class _Editor(object):
             return
         pos = None
         for anchor in anchor_prefixes:
-            under = [t for t in doc.tables_under(anchor)]
+            under = doc.tables_under(anchor)
             if under:
                 pos = max(t.content_end for t in under)
                 break
         if pos is None:
             pos = max(t.content_end for t in doc.tables)
+        pos = self._after_trailing_comments(pos)
         text = "".join(lines)
         if pos == 0 and not doc.text:
             text = text[len(nl):]
@@ -353,6 +359,31 @@ class _Editor(object):
             text = nl + text
         self.edits.append((pos, pos, text))
         self.block_tables = []
+
+    def _after_trailing_comments(self, pos):
+        """Skip comment lines that hang off the end of a table.
+
+        Comment lines right after the last key (``# BinaryName = ...``) belong
+        to that table, unless they run straight into the next header (then they
+        introduce it); new tables go after the former, before the latter.
+        """
+        text = self.doc.text
+        end = pos
+        while end < len(text):
+            nl = text.find("\n", end)
+            line_end = len(text) if nl < 0 else nl + 1
+            stripped = text[end:line_end].strip()
+            if not stripped.startswith("#"):
+                break
+            end = line_end
+        if end == pos:
+            return pos
+        rest = text[end:].lstrip(" \t")
+        if rest.startswith("[") and not rest.startswith("\n"):
+            return pos
+        if end == len(text) and not text.endswith("\n"):
+            return pos
+        return end
 
     def result(self):
         try:
@@ -408,7 +439,8 @@ def edit_main(text, path, params, version, state, drop_in, import_pattern=None, 
     info = {}
     name = params["name"]
     prefix = cri_prefix(version)
-    runtime_path = prefix + ("containerd", "runtimes", name)
+    runtimes = prefix + ("containerd", "runtimes")
+    runtime_path = runtimes + (name,)
     default_path = prefix + ("containerd", "default_runtime_name")
     _check_tables(doc.data, version, path)
     literal, nl, indent, step = _style(doc, version)
@@ -425,6 +457,10 @@ def edit_main(text, path, params, version, state, drop_in, import_pattern=None, 
             new_tables = [(runtime_path, want)]
         else:
             new_tables = []
+        if version in (1, 2) and get_path(doc.data, runtimes + ("runc",)) is None:
+            # containerd 1.x replaces its built-in runtimes by the configured
+            # ones: without this, adding ours would make runc disappear.
+            new_tables.insert(0, (runtimes + ("runc",), dict(BUILTIN_RUNC)))
         if params["set_as_default"]:
             if current_default != name:
                 ed.set_scalar(default_path[:-1], default_path[-1], name, literal, nl)
@@ -438,6 +474,11 @@ def edit_main(text, path, params, version, state, drop_in, import_pattern=None, 
     else:
         # absent, or present through a drop-in: our runtime does not belong here.
         ed.remove_subtree(runtime_path)
+        left = get_path(doc.data, runtimes)
+        if (state == "absent" and version in (1, 2) and isinstance(left, dict) and name in left
+                and set(left) == set([name, "runc"]) and left["runc"] == BUILTIN_RUNC):
+            # the bare runc we added next to ours: containerd has it built in
+            ed.remove_subtree(runtimes + ("runc",))
         if current_default == name and (state == "absent" or not params["set_as_default"]):
             tables = doc.header_tables(default_path[:-1])
             others = [t for t in doc.tables_under(default_path[:-1])
@@ -512,6 +553,9 @@ def render_drop_in(params, version, base_name, want):
         tables.append((prefix, cri))
     if params["set_as_default"]:
         tables.append((prefix + ("containerd",), {"default_runtime_name": params["name"]}))
+    if version == 2 and base_name != "runc":
+        # containerd 1.x: the runtimes of an imported CRI section replace the built-in runc
+        tables.append((prefix + ("containerd", "runtimes", "runc"), dict(BUILTIN_RUNC)))
     tables.append((prefix + ("containerd", "runtimes", params["name"]), want))
     for path, table in tables:
         lines.append(nl)
@@ -554,6 +598,10 @@ def plan(main_text, drop_in_text, params, containerd_major=None, drop_in_dir_has
         if requested != "auto" and int(requested) != version:
             warnings.append("%s declares version %d; config_version=%s is used only for new files"
                             % (path, version, requested))
+    if version == 1 and state == "present" and containerd_major is not None and containerd_major >= 2:
+        # containerd 2.1.9 loads such a file but drops its plugins.cri runtimes
+        raise ConfigError("%s is a version 1 config (no 'version' key), which containerd %d.x does not read "
+                          "correctly; convert it first with 'containerd config migrate'" % (path, containerd_major))
     if version == 3 and containerd_major is not None and containerd_major < 2:
         raise ConfigError("%s: config version 3 needs containerd 2.x, but containerd %d.x is installed"
                           % (path, containerd_major))

@@ -396,13 +396,38 @@ def reload_needed(before, after):
     return action, reasons
 
 
+BUILTIN_RUNTIMES = frozenset(["", "runc"]) | RESERVED_RUNTIME_NAMES
+
+
+def sighup_hazard(before, after):
+    """Why a SIGHUP must not be sent for this change, or ``None``.
+
+    A reload replaces ``runtimes`` (when the key is present) but keeps the
+    live ``default-runtime`` when the key was removed.  If that default is
+    no longer among the reloaded runtimes, dockerd is left with a default
+    runtime that does not exist: Docker 20.10 crashes on such a reload
+    (nil pointer in fillPlatformInfo, seen with Debian 12's docker.io) and
+    newer versions fail to create containers.  ``before`` stands for the
+    live configuration.
+    """
+    live_default = after.get("default-runtime") or before.get("default-runtime") or ""
+    if live_default in BUILTIN_RUNTIMES:
+        return None
+    live_runtimes = after["runtimes"] if "runtimes" in after else before.get("runtimes") or {}
+    if live_default in live_runtimes:
+        return None
+    return ("after a SIGHUP dockerd would keep default-runtime %r, which is no longer among its runtimes "
+            "(Docker 20.10 crashes on such a reload); restart dockerd instead" % live_default)
+
+
 def plan(text, state="present", name="nvidia", runtime_path="nvidia-container-runtime", runtime_args=None,
          set_as_default=None, cdi=None, path="daemon.json"):
     """Everything the module needs to know, from the current text of the file.
 
     ``text`` is ``None`` for a missing file.  Returns a dict with ``before``
     and ``after`` (data), ``changed``, ``after_text`` (``None`` when
-    unchanged), ``reload_required`` and ``reload_reasons``.  Raises
+    unchanged), ``reload_required``, ``reload_reasons`` and ``sighup_hazard``
+    (see :func:`sighup_hazard`).  Raises
     ``DockerConfigError``.
     """
     problem = validate_runtime_name(name)
@@ -421,9 +446,11 @@ def plan(text, state="present", name="nvidia", runtime_path="nvidia-container-ru
     after_text = render_config(after, detect_indent(text)) if changed else None
     if changed:
         reload_required, reasons = reload_needed(before, after)
+        hazard = sighup_hazard(before, after)
     else:
-        reload_required, reasons = RELOAD_NONE, []
+        reload_required, reasons, hazard = RELOAD_NONE, [], None
     return {
+        "sighup_hazard": hazard,
         "before": before,
         "after": after,
         "changed": changed,

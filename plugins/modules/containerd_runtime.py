@@ -15,12 +15,12 @@ version_added: "0.1.0"
 description:
   - Adds (or removes) the C(nvidia) runtime in containerd's CRI plugin configuration, the way
     C(nvidia-ctk runtime configure --runtime=containerd) does, but without touching anything else
-    in the file: comments, order and formatting of every other line are kept byte for byte.
+    in the file. Comments, order and formatting of every other line are kept byte for byte.
   - The new runtime is a copy of the existing low-level runtime (C(runc), else C(crun), else the
     default runtime when it is runc-based and not an C(nvidia*) one), so C(SystemdCgroup) and
     the other runc options carry over; C(runtime_type) and C(options.BinaryName) are then set.
     A runtime that is not runc-based (Kata, gVisor) is never used as the template.
-  - "Config versions: C(version = 2) (containerd 1.x) edits C([plugins.\"io.containerd.grpc.v1.cri\"]);
+  - "Config versions. C(version = 2) (containerd 1.x) edits C([plugins.\"io.containerd.grpc.v1.cri\"]);
     C(version = 3) (containerd 2.x) edits C([plugins.\"io.containerd.cri.v1.runtime\"]); a file
     without C(version) is a legacy version 1 file and edits C([plugins.cri]) (no drop-in support).
     A missing or empty file gets a minimal file of O(config_version)."
@@ -36,11 +36,13 @@ description:
   - containerd reads its configuration only at start, so RV(restart_required) is true whenever a
     file changed; restart containerd in a handler.
 author:
-  - gpufleet maintainers
+  - gpufleet maintainers (@gpufleet)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   path:
@@ -353,6 +355,8 @@ def main():
         ret["base_runtime"] = result["base_runtime"]
     for warning in result["warnings"]:
         module.warn(warning)
+    if p["cdi"] and version_tuple and version_tuple[:2] < (1, 7) and p["state"] == "present":
+        module.warn("containerd %s ignores enable_cdi: CDI needs containerd 1.7 or later" % containerd_version)
 
     if module._diff:
         diffs = []

@@ -25,7 +25,8 @@ description:
     content changes.
   - The file is written atomically (temporary file in the same directory, fsync, rename) keeping
     its mode and owner; a new file gets mode C(0644) and a missing parent directory C(0755).
-    Symbolic links are followed and their target is written.
+    Symbolic links are followed and their target is written. If another process changes the
+    file while the module works, nothing is written and the module fails.
   - When rewritten, the file keeps its indent (a new file gets 4 spaces, like C(nvidia-ctk)),
     existing keys keep their order, new keys are appended to their object, and the file ends
     with a newline.
@@ -41,7 +42,7 @@ description:
     and setting C(default-runtime) are applied by a SIGHUP (running containers are not touched);
     C(features.cdi), removing C(default-runtime) and removing the last runtime need a restart.
 author:
-  - gpufleet maintainers
+  - gpufleet maintainers (@gpufleet)
 options:
   path:
     description:
@@ -114,17 +115,22 @@ options:
     description:
       - How a running dockerd picks the change up. Nothing is done when the file did not change,
         in check mode, or when dockerd is not running (it reads the file when it starts).
-      - V(auto) does what RV(reload_required) says: a SIGHUP when that is enough (registering a
+      - V(auto) does what RV(reload_required) says, a SIGHUP when that is enough (registering a
         runtime, changing C(default-runtime)), a restart only when the change needs one
         (C(features.cdi), removing C(default-runtime) or the last runtime).
-      - V(sighup) always sends a SIGHUP, never restarts; if a restart was needed a warning says so
-        and RV(reload_required) stays V(restart).
+      - V(sighup) sends a SIGHUP, never restarts; if a restart was needed a warning says so and
+        RV(reload_required) stays V(restart). No SIGHUP is sent (a warning says why) when the reload
+        would leave dockerd with a C(default-runtime) that is no longer among its runtimes (removing
+        the default NVIDIA runtime while other runtimes remain), as Docker 20.10 crashes on such a
+        reload.
       - V(restart) always restarts the Docker service.
       - V(none) does nothing; RV(reload_required) tells a handler what to do.
-      - A SIGHUP goes through C(systemctl reload <service>) when systemd manages an active
-        O(service), else to the PID in O(pidfile). A restart needs systemd or an init script
-        (C(service <service> restart)); a dockerd started by hand cannot be restarted, which is
-        reported as a warning.
+      - The module acts only on the dockerd that O(pidfile) names. When the active systemd unit
+        O(service) runs that dockerd (its main PID is the one in O(pidfile), or there is no pid
+        file), it uses C(systemctl reload) / C(systemctl restart). Otherwise a SIGHUP goes straight
+        to the PID in O(pidfile). A restart without systemd uses C(service <service> restart), and
+        only for the default O(pidfile); any other dockerd (a second instance, one started by
+        hand) is never restarted by the module, which says so in a warning.
     type: str
     choices: [auto, sighup, restart, none]
     default: auto
@@ -289,8 +295,8 @@ def validate_content(module, content):
     rc, out, err = module.run_command([dockerd, "--help"])
     if "--validate" not in out + err:
         rc, version, dummy = module.run_command([dockerd, "--version"])
-        version = version.strip().split(",")[0].replace("Docker version ", "") if rc == 0 else "here"
-        return True, "skipped: dockerd %s has no --validate (Docker 23.0 or later has it)" % version
+        version = version.strip().split(",")[0].replace("Docker version ", "") if rc == 0 else ""
+        return True, "skipped: dockerd %s has no --validate (Docker 23.0 or later has it)" % (version or dockerd)
     fd, tmp = tempfile.mkstemp(prefix="daemon-", suffix=".json")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -304,15 +310,26 @@ def validate_content(module, content):
     return True, "passed: dockerd --validate (%s)" % (message or "configuration OK")
 
 
+DEFAULT_PIDFILE = "/var/run/docker.pid"
+
+
 def systemd_unit_state(module, service):
-    """``None`` without systemd, else whether the unit is active."""
+    """``None`` without systemd or when the unit is not active, else the unit's main PID (0 if unknown)."""
     if not os.path.isdir("/run/systemd/system"):
         return None
     systemctl = module.get_bin_path("systemctl")
     if not systemctl:
         return None
-    rc, dummy, dummy = module.run_command([systemctl, "is-active", "--quiet", service])
-    return rc == 0
+    rc, out, dummy = module.run_command([systemctl, "show", "--property=ActiveState", "--property=MainPID", service])
+    if rc != 0:
+        return None
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    if props.get("ActiveState") not in ("active", "reloading"):
+        return None
+    try:
+        return int(props.get("MainPID", "0"))
+    except ValueError:
+        return 0
 
 
 def dockerd_pid(pidfile):
@@ -340,39 +357,47 @@ def init_script_restart(module, service):
     return None
 
 
+def _run_or_fail(module, cmd):
+    rc, out, err = module.run_command(cmd)
+    if rc != 0:
+        module.fail_json(msg="%s was written but '%s' failed: %s"
+                         % (module.params["path"], " ".join(cmd), (err or out).strip()))
+    return " ".join([os.path.basename(cmd[0])] + cmd[1:])
+
+
 def deliver(module, action, pidfile, service):
-    """Send ``action`` to dockerd; return ``(done, method)``."""
-    unit_active = systemd_unit_state(module, service)
+    """Send ``action`` to the dockerd this file belongs to; return ``(done, method)``.
+
+    The service manager is used only when it runs that dockerd: a systemd
+    unit whose main PID is the one in ``pidfile`` (or when there is no pid
+    file), an init script only for the default pid file.  Any other running
+    dockerd (a second instance with its own pid file) gets a SIGHUP
+    directly and is never restarted by the module.
+    """
+    main_pid = systemd_unit_state(module, service)
     pid = dockerd_pid(pidfile)
-    if not unit_active and pid is None:
+    by_systemd = main_pid is not None and (pid is None or main_pid in (0, pid))
+    if not by_systemd and pid is None:
         return RELOAD_NONE, "dockerd is not running; it reads the file when it starts"
     if action == RELOAD_SIGHUP:
-        if unit_active:
-            cmd = [module.get_bin_path("systemctl", required=True), "reload", service]
-            rc, out, err = module.run_command(cmd)
-            if rc != 0:
-                module.fail_json(msg="%s was written but '%s' failed: %s"
-                                 % (module.params["path"], " ".join(cmd), (err or out).strip()))
-            return RELOAD_SIGHUP, "systemctl reload %s" % service
+        if by_systemd:
+            return RELOAD_SIGHUP, _run_or_fail(module, [module.get_bin_path("systemctl", required=True),
+                                                        "reload", service])
         try:
             os.kill(pid, signal.SIGHUP)
         except OSError as exc:
             module.fail_json(msg="%s was written but SIGHUP to dockerd pid %d failed: %s"
                              % (module.params["path"], pid, to_native(exc)))
         return RELOAD_SIGHUP, "SIGHUP to dockerd pid %d (%s)" % (pid, pidfile)
-    if unit_active:
-        cmd = [module.get_bin_path("systemctl", required=True), "restart", service]
-    else:
-        cmd = init_script_restart(module, service)
-        if cmd is None:
-            module.warn("dockerd (pid %d) is not managed by systemd or an init script; restart it yourself "
-                        "so that the change takes effect" % pid)
-            return RELOAD_NONE, "dockerd pid %d has no service manager to restart it" % pid
-    rc, out, err = module.run_command(cmd)
-    if rc != 0:
-        module.fail_json(msg="%s was written but '%s' failed: %s"
-                         % (module.params["path"], " ".join(cmd), (err or out).strip()))
-    return RELOAD_RESTART, " ".join([os.path.basename(cmd[0])] + cmd[1:])
+    if by_systemd:
+        return RELOAD_RESTART, _run_or_fail(module, [module.get_bin_path("systemctl", required=True),
+                                                     "restart", service])
+    cmd = init_script_restart(module, service) if os.path.realpath(pidfile) == os.path.realpath(DEFAULT_PIDFILE) else None
+    if cmd is None:
+        module.warn("dockerd (pid %d, %s) is not run by the %s service; restart it yourself so that the change "
+                    "takes effect" % (pid, pidfile, service))
+        return RELOAD_NONE, "dockerd pid %d is not run by a service manager the module can use" % pid
+    return RELOAD_RESTART, _run_or_fail(module, cmd)
 
 
 def main():
@@ -388,7 +413,7 @@ def main():
             backup=dict(type="bool", default=False),
             validate=dict(type="bool", default=True),
             reload=dict(type="str", default="auto", choices=["auto", "sighup", "restart", "none"]),
-            pidfile=dict(type="path", default="/var/run/docker.pid"),
+            pidfile=dict(type="path", default=DEFAULT_PIDFILE),
             service=dict(type="str", default="docker"),
         ),
         supports_check_mode=True,
@@ -451,7 +476,7 @@ def main():
     try:
         if p["backup"] and text is not None:
             out["backup_file"] = backup_file(target)
-        write_atomic(path, result["after_text"])
+        write_atomic(path, result["after_text"], expected=text)
     except FileEditError as exc:
         module.fail_json(msg=to_native(exc), path=target)
 
@@ -459,6 +484,9 @@ def main():
               "restart": RELOAD_RESTART, "none": RELOAD_NONE}[p["reload"]]
     if wanted == RELOAD_NONE:
         out["reload_method"] = "reload=none: left to the caller (see reload_required)"
+    elif wanted == RELOAD_SIGHUP and result["sighup_hazard"]:
+        module.warn("no SIGHUP sent: %s" % result["sighup_hazard"])
+        out["reload_method"] = "SIGHUP refused: %s" % result["sighup_hazard"]
     else:
         out["reloaded"], out["reload_method"] = deliver(module, wanted, p["pidfile"], p["service"])
         if out["reloaded"] == RELOAD_SIGHUP and result["reload_required"] == RELOAD_RESTART:

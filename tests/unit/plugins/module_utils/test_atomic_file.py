@@ -219,3 +219,32 @@ def test_backup_keeps_mode_and_mtime(tmp_path):
     st = os.stat(dest)
     assert stat.S_IMODE(st.st_mode) == 0o600
     assert int(st.st_mtime) == 1000000000
+
+
+def test_concurrent_edit_detected_and_nothing_written(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text('{"a": 1}\n')
+
+    def someone_else(tmp):
+        path.write_text('{"a": 2}\n')
+
+    with pytest.raises(af.FileEditError) as err:
+        af.write_atomic(str(path), '{"a": 1, "b": 2}\n', expected='{"a": 1}\n', _before_rename=someone_else)
+    assert "changed by another process" in str(err.value)
+    assert path.read_text() == '{"a": 2}\n', "the other writer's content survives"
+    _only(tmp_path, "daemon.json")
+
+
+def test_expected_missing_file(tmp_path):
+    path = tmp_path / "daemon.json"
+    af.write_atomic(str(path), "{}\n", expected=None)
+    assert path.read_text() == "{}\n"
+    with pytest.raises(af.FileEditError):
+        af.write_atomic(str(path), "{}\n", expected=None)
+
+
+def test_expected_unchanged_writes(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text("old")
+    af.write_atomic(str(path), "new", expected="old")
+    assert path.read_text() == "new"

@@ -27,14 +27,27 @@ def _read(path):
         return handle.read()
 
 
+# Inputs a repository should not hold as bytes (sanity tests refuse a BOM
+# and CRLF line ends) are stored plain and transformed when read.
+TRANSFORMS = {
+    "bom": lambda text: u"\ufeff" + text,
+    "crlf": lambda text: text.replace("\n", "\r\n"),
+}
+
+
 def _load(name):
     base = os.path.join(CORPUS, name)
     with io.open(os.path.join(base, "case.json"), encoding="utf-8") as handle:
         meta = json.load(handle)
-    return meta, _read(os.path.join(base, "input.json")), _read(os.path.join(base, "expected.json"))
+    text = _read(os.path.join(base, "input.json"))
+    if "input_transform" in meta:
+        text = TRANSFORMS[meta["input_transform"]](text)
+    return meta, text, _read(os.path.join(base, "expected.json"))
 
 
 def test_corpus_is_large_enough():
+    assert _load("bom-prefixed")[1].startswith(u"\ufeff")
+    assert "\r\n" in _load("crlf-line-endings")[1]
     assert len(CASES) >= 30
     assert sum(1 for c in CASES if not c.startswith("error-")) >= 30
 
@@ -196,3 +209,17 @@ def test_reload_reasons_name_the_keys():
     assert action == "restart"
     assert any(r.startswith("runtimes") for r in reasons)
     assert any(r.startswith("features") for r in reasons)
+
+
+@pytest.mark.parametrize("before,after,hazard", [
+    # removing our default while another runtime stays: the live default would dangle
+    ({"default-runtime": "nvidia", "runtimes": {"nvidia": {}, "runsc": {}}}, {"runtimes": {"runsc": {}}}, True),
+    # runtimes key gone: a reload keeps the old runtimes and the old default together
+    ({"default-runtime": "nvidia", "runtimes": {"nvidia": {}}}, {}, False),
+    ({"runtimes": {"nvidia": {}, "runsc": {}}}, {"runtimes": {"runsc": {}}}, False),
+    ({}, {"runtimes": {"nvidia": {}}, "default-runtime": "nvidia"}, False),
+    ({"default-runtime": "runc", "runtimes": {"nvidia": {}, "a": {}}}, {"default-runtime": "runc", "runtimes": {"a": {}}},
+     False),
+])
+def test_sighup_hazard(before, after, hazard):
+    assert bool(dc.sighup_hazard(before, after)) is hazard

@@ -158,7 +158,7 @@ def _string(draw, s):
 def _value(draw, v):
     if isinstance(v, str):
         return _string(draw, v)
-    if isinstance(v, float) and (math.isinf(v) or v != v):
+    if isinstance(v, float) and (math.isinf(v) or math.isnan(v)):
         return te.dumps_value(v)
     if isinstance(v, list):
         sep = draw(st.sampled_from([", ", ",\n  ", " , ", ",  # c\n"]))

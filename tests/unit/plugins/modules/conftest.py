@@ -53,6 +53,14 @@ def run_module_in_process(module, args, check_mode=False, diff=False, monkeypatc
     args["_ansible_diff"] = diff
     args.setdefault("_ansible_remote_tmp", "/tmp")
     args.setdefault("_ansible_keep_remote_files", False)
+    # ansible-core >= 2.19 routes module warnings to the controller's display once
+    # controller code (filter tests, templating) has been imported in this process.
+    try:
+        from ansible.module_utils import _internal
+    except ImportError:
+        _internal = None
+    if _internal is not None and hasattr(_internal, "is_controller"):
+        monkeypatch.setattr(_internal, "is_controller", False)
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
     if patch_module_args is not None:

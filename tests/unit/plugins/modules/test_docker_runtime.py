@@ -378,20 +378,50 @@ def test_restart_needed_but_no_service_manager(run_module, conf, running_dockerd
     assert json.loads(conf.read_text())["features"] == {"cdi": True}
 
 
-def test_restart_through_init_script(run_module, conf, running_dockerd, monkeypatch):
-    pidfile, log = running_dockerd
+def _record_commands(monkeypatch):
     calls = []
 
     def fake_run(self, cmd, *a, **kw):
         calls.append(list(cmd))
         return 0, "", ""
 
-    monkeypatch.setattr(docker_runtime, "init_script_restart", lambda module, service: ["/usr/sbin/service", service, "restart"])
     monkeypatch.setattr(docker_runtime.AnsibleModule, "run_command", fake_run)
+    return calls
+
+
+def test_restart_through_init_script_for_the_default_instance(run_module, conf, running_dockerd, monkeypatch):
+    pidfile, log = running_dockerd
+    calls = _record_commands(monkeypatch)
+    monkeypatch.setattr(docker_runtime, "DEFAULT_PIDFILE", str(pidfile))
+    monkeypatch.setattr(docker_runtime, "init_script_restart",
+                        lambda module, service: ["/usr/sbin/service", service, "restart"])
     result = run_module(docker_runtime, args(conf, pidfile=str(pidfile), cdi=True, service="docker.io"))
     assert result["reloaded"] == "restart"
     assert result["reload_method"] == "service docker.io restart"
     assert calls == [["/usr/sbin/service", "docker.io", "restart"]]
+
+
+def test_second_instance_is_never_restarted_by_the_service(run_module, conf, running_dockerd, monkeypatch):
+    # a dockerd with its own pid file is not the one the init script or unit runs
+    pidfile, log = running_dockerd
+    calls = _record_commands(monkeypatch)
+    monkeypatch.setattr(docker_runtime, "init_script_restart",
+                        lambda module, service: ["/usr/sbin/service", service, "restart"])
+    result = run_module(docker_runtime, args(conf, pidfile=str(pidfile), cdi=True))
+    assert result["reloaded"] == "none"
+    assert calls == []
+    assert "restart it yourself" in warnings_text()
+
+
+def test_systemd_unit_running_another_dockerd_is_not_used(run_module, conf, running_dockerd, monkeypatch):
+    pidfile, log = running_dockerd
+    calls = _record_commands(monkeypatch)
+    monkeypatch.setattr(docker_runtime, "systemd_unit_state", lambda module, service: 1)
+    result = run_module(docker_runtime, args(conf, pidfile=str(pidfile)))
+    assert result["reloaded"] == "sighup"
+    assert result["reload_method"].startswith("SIGHUP to dockerd pid ")
+    assert calls == []
+    assert hups(log, 1) == 1
 
 
 def test_sighup_when_restart_needed_warns(run_module, conf, running_dockerd):
@@ -404,23 +434,36 @@ def test_sighup_when_restart_needed_warns(run_module, conf, running_dockerd):
 
 
 def test_systemd_reload_used_when_unit_active(run_module, conf, monkeypatch):
-    calls = []
-
-    def fake_run(self, cmd, *a, **kw):
-        calls.append(list(cmd))
-        return 0, "", ""
-
-    monkeypatch.setattr(docker_runtime, "systemd_unit_state", lambda module, service: True)
-    monkeypatch.setattr(docker_runtime.AnsibleModule, "run_command", fake_run)
+    calls = _record_commands(monkeypatch)
+    monkeypatch.setattr(docker_runtime, "systemd_unit_state", lambda module, service: 812)
     monkeypatch.setattr(docker_runtime.AnsibleModule, "get_bin_path",
                         lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name)
     result = run_module(docker_runtime, args(conf, service="docker"))
     assert result["reloaded"] == "sighup"
+    assert result["reload_method"] == "systemctl reload docker"
     assert calls == [["/usr/bin/systemctl", "reload", "docker"]]
     result = run_module(docker_runtime, args(conf, cdi=True))
     assert result["reloaded"] == "restart"
     assert result["reload_method"] == "systemctl restart docker"
     assert calls[-1] == ["/usr/bin/systemctl", "restart", "docker"]
+
+
+def test_systemd_unit_state_parses_systemctl_show(monkeypatch):
+    class Module(object):
+        def get_bin_path(self, name, required=False, opt_dirs=None):
+            return "/bin/systemctl"
+
+        def run_command(self, cmd):
+            assert cmd == ["/bin/systemctl", "show", "--property=ActiveState", "--property=MainPID", "docker"]
+            return 0, self.out, ""
+
+    monkeypatch.undo()
+    monkeypatch.setattr(docker_runtime.os.path, "isdir", lambda p: p == "/run/systemd/system" or os.path.lexists(p))
+    module = Module()
+    module.out = "MainPID=812\nActiveState=active\n"
+    assert docker_runtime.systemd_unit_state(module, "docker") == 812
+    module.out = "MainPID=0\nActiveState=inactive\n"
+    assert docker_runtime.systemd_unit_state(module, "docker") is None
 
 
 def test_pidfile_of_another_process_is_ignored(run_module, conf, tmp_path):
@@ -429,3 +472,35 @@ def test_pidfile_of_another_process_is_ignored(run_module, conf, tmp_path):
     result = run_module(docker_runtime, args(conf, pidfile=str(pidfile)))
     assert result["reloaded"] == "none"
     assert "not running" in result["reload_method"]
+
+
+def test_sighup_refused_when_it_would_leave_a_dangling_default(run_module, conf, running_dockerd):
+    pidfile, log = running_dockerd
+    conf.parent.mkdir(parents=True)
+    conf.write_text('{"default-runtime": "nvidia", "runtimes": {"nvidia": {"path": "n"}, "runsc": {"path": "r"}}}')
+    result = run_module(docker_runtime, args(conf, pidfile=str(pidfile), state="absent", reload="sighup"))
+    assert result["changed"] is True
+    assert result["reload_required"] == "restart"
+    assert result["reloaded"] == "none"
+    assert "SIGHUP refused" in result["reload_method"]
+    assert "no SIGHUP sent" in warnings_text()
+    time.sleep(0.2)
+    assert log.read_text() == ""
+    assert json.loads(conf.read_text()) == {"runtimes": {"runsc": {"path": "r"}}}
+
+
+def test_concurrent_edit_is_not_overwritten(run_module, conf, monkeypatch):
+    conf.parent.mkdir(parents=True)
+    conf.write_text('{"debug": true}\n')
+    real_write = atomic_file.write_atomic
+
+    def racing_write(path, content, **kwargs):
+        def other_writer(tmp):
+            conf.write_text('{"debug": false}\n')
+        return real_write(path, content, _before_rename=other_writer, **kwargs)
+
+    monkeypatch.setattr(docker_runtime, "write_atomic", racing_write)
+    result = run_module(docker_runtime, args(conf))
+    assert result["failed"] is True
+    assert "changed by another process" in result["msg"]
+    assert conf.read_text() == '{"debug": false}\n'

@@ -1,0 +1,165 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: crio_runtime
+short_description: Register the NVIDIA container runtime with CRI-O through a drop-in file
+version_added: "0.1.0"
+description:
+  - Writes O(drop_in_path) (by default C(/etc/crio/crio.conf.d/99-nvidia.conf)) with a
+    C([crio.runtime.runtimes.nvidia]) table, the way C(nvidia-ctk runtime configure --runtime=crio) does.
+    No other file is changed; CRI-O merges its drop-in files key by key over C(crio.conf).
+  - The runtime is a copy of the runtime CRI-O already uses (C(runc), else C(crun), else the default
+    runtime), read from O(path) and the other files of the drop-in directory in CRI-O's order, with
+    C(runtime_path) and C(runtime_type) set.
+  - Invalid TOML in any of those files fails with a message naming the file; nothing is written.
+  - CRI-O reads its configuration at start; RV(restart_required) is true whenever the file changed.
+author:
+  - gpufleet maintainers (@gpufleet)
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+options:
+  path:
+    description: CRI-O's main configuration file (read only, may be missing).
+    type: path
+    default: /etc/crio/crio.conf
+  drop_in_path:
+    description: Our drop-in file; the module owns the whole file.
+    type: path
+    default: /etc/crio/crio.conf.d/99-nvidia.conf
+  name:
+    description: Runtime name (the runtime handler of a Kubernetes RuntimeClass).
+    type: str
+    default: nvidia
+  runtime_path:
+    description: The NVIDIA runtime binary.
+    type: path
+    default: /usr/bin/nvidia-container-runtime
+  runtime_type:
+    description: CRI-O runtime type.
+    type: str
+    default: oci
+  set_as_default:
+    description: Make it C(crio.runtime.default_runtime).
+    type: bool
+    default: false
+  state:
+    description: C(absent) deletes O(drop_in_path).
+    type: str
+    choices: [present, absent]
+    default: present
+  backup:
+    description: Keep a timestamped copy of the drop-in before changing or deleting it.
+    type: bool
+    default: false
+seealso:
+  - module: gpufleet.nvidia.containerd_runtime
+"""
+
+EXAMPLES = r"""
+- name: NVIDIA runtime for CRI-O
+  gpufleet.nvidia.crio_runtime:
+    set_as_default: true
+  notify: Restart crio
+"""
+
+RETURN = r"""
+restart_required:
+  description: The drop-in changed; restart CRI-O to use it.
+  returned: always
+  type: bool
+drop_in_path:
+  description: Our drop-in file.
+  returned: always
+  type: str
+runtime:
+  description: The runtime table written.
+  returned: when state is present
+  type: dict
+  sample: {"runtime_path": "/usr/bin/nvidia-container-runtime", "runtime_type": "oci", "runtime_root": "/run/runc"}
+base_runtime:
+  description: The runtime copied as the template, or null.
+  returned: when state is present
+  type: str
+backup_file:
+  description: Backup of the previous drop-in.
+  returned: when backup is true and the drop-in changed
+  type: str
+"""
+
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import (
+    FileEditError, backup_file, read_text, write_atomic,
+)
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.crio_config import CrioConfigError, plan
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", default="/etc/crio/crio.conf"),
+            drop_in_path=dict(type="path", default="/etc/crio/crio.conf.d/99-nvidia.conf"),
+            name=dict(type="str", default="nvidia"),
+            runtime_path=dict(type="path", default="/usr/bin/nvidia-container-runtime"),
+            runtime_type=dict(type="str", default="oci"),
+            set_as_default=dict(type="bool", default=False),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            backup=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    ours = p["drop_in_path"]
+    try:
+        main_text = read_text(p["path"])
+        our_text = read_text(ours)
+        others = []
+        for other in sorted(glob.glob(os.path.join(os.path.dirname(ours), "*"))):
+            if os.path.realpath(other) == os.path.realpath(ours) or not os.path.isfile(other):
+                continue
+            others.append((other, read_text(other)))
+        result = plan(main_text, others, our_text, p)
+    except (FileEditError, CrioConfigError) as exc:
+        module.fail_json(msg=str(exc), drop_in_path=ours)
+
+    new = result["drop_in"]
+    changed = new != our_text
+    ret = dict(changed=changed, restart_required=changed, drop_in_path=ours)
+    if p["state"] == "present":
+        ret["runtime"] = result["runtime"]
+        ret["base_runtime"] = result["base_runtime"]
+    if module._diff:
+        ret["diff"] = dict(before_header=ours, after_header=ours, before=our_text or "", after=new or "")
+    if changed and not module.check_mode:
+        try:
+            if p["backup"] and our_text is not None:
+                ret["backup_file"] = backup_file(ours)
+            if new is None:
+                os.unlink(os.path.realpath(ours))
+            else:
+                write_atomic(ours, new)
+        except FileEditError as exc:
+            module.fail_json(msg=str(exc), **ret)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg="cannot remove %s: %s" % (ours, exc), **ret)
+    module.exit_json(**ret)
+
+
+if __name__ == "__main__":
+    main()

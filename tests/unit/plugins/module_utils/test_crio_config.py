@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+"""crio_config: template runtime, merge order, rendering."""
+import os
+
+import pytest
+
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import crio_config as cc
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import loads
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    tomllib = None
+
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "crio")
+NVIDIA = "/usr/bin/nvidia-container-runtime"
+
+
+def read(name):
+    with open(os.path.join(CORPUS, name)) as handle:
+        return handle.read()
+
+
+def params(**kw):
+    p = dict(path="/etc/crio/crio.conf", drop_in_path="/etc/crio/crio.conf.d/99-nvidia.conf", name="nvidia",
+             runtime_path=NVIDIA, runtime_type="oci", set_as_default=False, state="present")
+    p.update(kw)
+    return p
+
+
+def test_copies_runc_from_main_file():
+    res = cc.plan(read("crio.conf"), [], None, params(set_as_default=True))
+    data = loads(res["drop_in"])
+    if tomllib is not None:
+        assert tomllib.loads(res["drop_in"]) == data
+    assert res["base_runtime"] == "runc"
+    assert data["crio"]["runtime"]["default_runtime"] == "nvidia"
+    assert data["crio"]["runtime"]["runtimes"]["nvidia"] == {
+        "runtime_path": NVIDIA, "runtime_type": "oci", "runtime_root": "/run/runc", "runtime_config_path": "",
+        "monitor_path": "", "monitor_cgroup": "system.slice", "monitor_exec_cgroup": "",
+        "privileged_without_host_devices": False}
+
+
+def test_drop_ins_override_main_in_order():
+    res = cc.plan(read("crio.conf"), [("/etc/crio/crio.conf.d/10-crio.conf", read("10-crio.conf"))], None, params())
+    rt = loads(res["drop_in"])["crio"]["runtime"]["runtimes"]["nvidia"]
+    # runc of 10-crio.conf merged over runc of crio.conf
+    assert rt["runtime_path"] == NVIDIA
+    assert rt["monitor_path"] == "/usr/libexec/crio/conmon"
+    assert rt["monitor_cgroup"] == "system.slice"
+
+
+def test_no_config_at_all():
+    res = cc.plan(None, [], None, params())
+    assert loads(res["drop_in"]) == {"crio": {"runtime": {"runtimes": {"nvidia": {
+        "runtime_path": NVIDIA, "runtime_type": "oci"}}}}}
+    assert res["base_runtime"] is None
+
+
+def test_vm_runtime_is_not_a_template():
+    text = '[crio.runtime]\ndefault_runtime = "kata"\n[crio.runtime.runtimes.kata]\nruntime_type = "vm"\n'
+    assert cc.plan(text, [], None, params())["base_runtime"] is None
+
+
+def test_idempotent_and_reformatted_file_is_kept():
+    first = cc.plan(read("crio.conf"), [], None, params())["drop_in"]
+    assert cc.plan(read("crio.conf"), [], first, params())["drop_in"] == first
+    reformatted = "\n".join(line.strip() for line in first.splitlines()) + "\n# note\n"
+    assert cc.plan(read("crio.conf"), [], reformatted, params())["drop_in"] == reformatted
+
+
+def test_absent():
+    assert cc.plan(read("crio.conf"), [], "x", params(state="absent"))["drop_in"] is None
+
+
+@pytest.mark.parametrize("text,msg", [("[crio.runtime\n", "not valid TOML"),
+                                      ("[crio]\nruntime = 1\n", "crio.runtime must be a table")])
+def test_bad_files(text, msg):
+    with pytest.raises(cc.CrioConfigError) as err:
+        cc.plan(text, [], None, params())
+    assert msg in str(err.value) and "/etc/crio/crio.conf" in str(err.value)

@@ -107,7 +107,7 @@ printf '%-12s %8s  %s\n' images "${IMAGES_S}s" "base images (cached when present
 for scenario in "${SCENARIOS[@]}"; do
   log "scenario $scenario: molecule $MOLECULE_CMD (log: $LOGS/$scenario.log)"
   start=$(date +%s)
-  if molecule -c molecule/shared/config.yml "$MOLECULE_CMD" -s "$scenario" >"$LOGS/$scenario.log" 2>&1 \
+  if molecule "$MOLECULE_CMD" -s "$scenario" >"$LOGS/$scenario.log" 2>&1 \
      && { [ "$scenario" != nogpu ] || [ "$MOLECULE_CMD" != test ] \
           || python3 "$ROOT/tests/molecule/check_recap.py" "$LOGS/$scenario.log" nogpu converge >&2; }; then
     result=passed

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Assert that a Molecule step reported changed=0 for every host.
 
 Molecule's idempotence step proves the SECOND converge changes nothing; for

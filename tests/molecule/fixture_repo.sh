@@ -78,7 +78,7 @@ for arch in "${ARCHES[@]}"; do
     gpg --batch --yes --clearsign -u "$FPR" -o InRelease Release
     gpg --batch --yes --armor --detach-sign -u "$FPR" -o Release.gpg Release )
 done
-printf 'deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] %s/stable/deb/$(ARCH) /\n' \
+printf "deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] %s/stable/deb/\$(ARCH) /\n" \
   "$BASE_URL" >"$OUT/stable/deb/nvidia-container-toolkit.list"
 cat >"$OUT/README.txt" <<EOT
 TEST FIXTURE repository of the gpufleet.nvidia test suite. NOT NVIDIA software.

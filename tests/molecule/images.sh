@@ -21,10 +21,6 @@ RELEASES=("$@")
 
 log() { printf '[images] %s\n' "$*" >&2; }
 
-# The flags that let systemd boot as PID 1 without --privileged (see docs/testing.md).
-SYSTEMD_FLAGS=(--cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=host
-  -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock)
-
 fresh() { # fresh IMAGE -> 0 when the image exists and is recent enough
   local created age
   [ "$REBUILD" = 1 ] && return 1
@@ -70,7 +66,8 @@ APT_ENV='export DEBIAN_FRONTEND=noninteractive;'
 APT_INSTALL='apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold'
 
 base_script() { # the shared prepared layer: components, one apt update
-  local rel="$1" sec="$rel-security"
+  local rel="$1"
+  local sec="$rel-security"
   cat <<EOS
 $APT_ENV
 rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fleet benchmark: playbooks/site.yml across N systemd instances at once.
 
 For each fleet size N (default 1, 5, 20) it starts N instances of the Docker
@@ -45,7 +44,7 @@ def sh(cmd, **kw):
 
 def ensure_network(name, subnet):
     """A network of the benchmark's own (see tests/molecule/run.sh); its gateway address."""
-    if subprocess.run(["docker", "network", "inspect", name],
+    if subprocess.run(["docker", "network", "inspect", name], check=False,
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
         sh(["docker", "network", "create", "--driver", "bridge", "--subnet", subnet, name])
     out = sh(["docker", "network", "inspect", name, "-f", "{{(index .IPAM.Config 0).Gateway}}"])
@@ -59,14 +58,14 @@ def start_instances(prefix, count, image, network):
             "--label", "gpufleet-bench=1"]
            + SYSTEMD_FLAGS + [image, "/lib/systemd/systemd"])
     for name in names:
-        subprocess.run(["docker", "exec", name, "systemctl", "is-system-running", "--wait"],
+        subprocess.run(["docker", "exec", name, "systemctl", "is-system-running", "--wait"], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return names
 
 
 def remove_instances(names):
     if names:
-        subprocess.run(["docker", "rm", "-f", "-v"] + names, stdout=subprocess.DEVNULL)
+        subprocess.run(["docker", "rm", "-f", "-v"] + names, check=False, stdout=subprocess.DEVNULL)
 
 
 def write_inventory(path, names, extra_vars):
@@ -83,7 +82,7 @@ def write_inventory(path, names, extra_vars):
 
 def timed(cmd, env):
     start = time.monotonic()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.run(cmd, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, env=env, cwd=ROOT)
     return time.monotonic() - start, proc
 
@@ -97,7 +96,7 @@ def bench_vars(fixture_url, fingerprint):
     repository, no driver (the driver role is the default scenario's job)."""
     return {
         "gpufleet_force_without_gpu": True,
-        "driver_enabled": False,
+        "gpufleet_install_driver": False,
         "container_toolkit_repo_base_url": fixture_url + "/stable",
         "container_toolkit_repo_key_url": fixture_url + "/gpgkey",
         "container_toolkit_repo_key_fingerprint": fingerprint,

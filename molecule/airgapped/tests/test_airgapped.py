@@ -27,7 +27,7 @@ def test_toolkit_installed_from_local_debs(host):
     # the role copied the .deb files from the controller's directory
     cached = host.check_output("ls /var/cache/gpufleet/container-toolkit")
     assert "nvidia-container-toolkit_%s_amd64.deb" % PINNED in cached
-    assert PINNED.split("-")[0] in host.check_output("nvidia-ctk --version")
+    assert PINNED.split("-", maxsplit=1)[0] in host.check_output("nvidia-ctk --version")
 
 
 def test_docker_runtime_registered(host):

@@ -4,22 +4,24 @@ also checks that the FIRST converge reported changed=0)."""
 SNAPSHOT = "/var/lib/gpufleet-test"
 
 
-def _now(host):
-    files = host.check_output(
+def _files_now(host):
+    return host.check_output(
         "find /etc /usr/local /opt -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum")
-    packages = host.check_output(
+
+
+def _packages_now(host):
+    return host.check_output(
         "dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\\n'")
-    return files, packages
 
 
 def test_no_file_changed(host):
-    files, _ = _now(host)
+    files = _files_now(host)
     before = host.file(SNAPSHOT + "/before.files").content_string
     assert files.strip() == before.strip()
 
 
 def test_no_package_changed(host):
-    _, packages = _now(host)
+    packages = _packages_now(host)
     before = host.file(SNAPSHOT + "/before.packages").content_string
     assert packages.strip() == before.strip()
 

@@ -6,6 +6,9 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_arch
 
 
 @pytest.mark.parametrize("device_id, arch, cc", [
+    ("0x1080", "Fermi", "2.0"),         # GeForce GTX 580 (GF110)
+    ("0x1091", "Fermi", "2.0"),         # Tesla M2090 (GF110)
+    ("0x1040", "Fermi", "2.1"),         # GeForce GT 520 (GF119)
     ("0x0fe9", "Kepler", "3.0"),        # GeForce GT 750M Mac Edition (GK107M)
     ("0x102d", "Kepler", "3.5"),        # Tesla K80 (GK210)
     ("0x13f2", "Maxwell", "5.2"),       # Tesla M60

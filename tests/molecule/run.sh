@@ -60,11 +60,17 @@ fi
 NETWORK="${GPUFLEET_MOLECULE_NETWORK:-gpufleet-molecule}"
 SUBNET="${GPUFLEET_MOLECULE_SUBNET:-172.31.250.0/24}"
 export GPUFLEET_MOLECULE_NETWORK="$NETWORK"
+first_host() { python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))' "$1"; }
 if ! docker network inspect "$NETWORK" >/dev/null 2>&1; then
-  docker network create --driver bridge --subnet "$SUBNET" \
+  # --gateway explicitly: Debian's dockerd 20.10 leaves it out of the network's
+  # IPAM record otherwise (the bridge still gets the subnet's first address).
+  docker network create --driver bridge --subnet "$SUBNET" --gateway "$(first_host "$SUBNET")" \
     -o com.docker.network.bridge.name=gpufleet0 "$NETWORK" >/dev/null
 fi
 GATEWAY="$(docker network inspect "$NETWORK" -f '{{(index .IPAM.Config 0).Gateway}}')"
+if [ -z "$GATEWAY" ]; then  # a network created earlier without --gateway
+  GATEWAY="$(first_host "$(docker network inspect "$NETWORK" -f '{{(index .IPAM.Config 0).Subnet}}')")"
+fi
 [ -n "$GATEWAY" ] || { log "network $NETWORK has no gateway address"; exit 1; }
 
 # 2. Base images (cached).

@@ -18,6 +18,7 @@ engine (tests/molecule/run.sh starts one) and the collection installed
   .venv/bin/python tests/perf/fleet_bench.py [--sizes 1,5,20] [--json OUT]
 """
 import argparse
+import ipaddress
 import json
 import os
 import re
@@ -46,9 +47,13 @@ def ensure_network(name, subnet):
     """A network of the benchmark's own (see tests/molecule/run.sh); its gateway address."""
     if subprocess.run(["docker", "network", "inspect", name], check=False,
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
-        sh(["docker", "network", "create", "--driver", "bridge", "--subnet", subnet, name])
-    out = sh(["docker", "network", "inspect", name, "-f", "{{(index .IPAM.Config 0).Gateway}}"])
-    return out.strip()
+        gateway = str(next(ipaddress.ip_network(subnet).hosts()))
+        sh(["docker", "network", "create", "--driver", "bridge", "--subnet", subnet, "--gateway", gateway, name])
+    gateway = sh(["docker", "network", "inspect", name, "-f", "{{(index .IPAM.Config 0).Gateway}}"]).strip()
+    if not gateway:  # created earlier without --gateway: the bridge has the subnet's first address
+        found = sh(["docker", "network", "inspect", name, "-f", "{{(index .IPAM.Config 0).Subnet}}"]).strip()
+        gateway = str(next(ipaddress.ip_network(found).hosts()))
+    return gateway
 
 
 def start_instances(prefix, count, image, network):

@@ -12,6 +12,10 @@
 #   nvsmi-query.txt  the module's exact nvidia-smi query, run by hand (fixture)
 #   bench.txt        tests/perf/bench_facts.py on fixtures and on this host, and
 #                    tests/perf/bench_command_timeout.py on nvidia-smi
+#   verify.txt       playbooks/verify.yml against this host
+#   site.txt         playbooks/site.yml against this host (in no group: nothing
+#                    to do), then in check mode as a gpu_docker_hosts member
+#                    (the driver branch and kernel modules chosen for its GPUs)
 set -uo pipefail
 OUT=${OUT:-$PWD/device-proof}
 mkdir -p "$OUT"
@@ -62,4 +66,13 @@ FIELDS=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap
   echo "== run_command timeout variants on nvidia-smi"
   RUNS=40 python3 "$COLLECTION/tests/perf/bench_command_timeout.py"
 } >"$OUT/bench.txt" 2>&1
-cat "$OUT"/facts.txt "$OUT"/bench.txt
+play() { ansible-playbook -c local -e "ansible_python_interpreter=$PY" "$@"; }
+{ echo "\$ ansible-playbook -i localhost, -c local playbooks/verify.yml"; play -i localhost, "$COLLECTION/playbooks/verify.yml"; echo "[rc=$?]"; } >"$OUT/verify.txt" 2>&1
+printf '[gpu_docker_hosts]\nlocalhost\n' >"$OUT/inventory.ini"
+{
+  echo "\$ ansible-playbook -i localhost, -c local playbooks/site.yml"
+  play -i localhost, "$COLLECTION/playbooks/site.yml"; echo "[rc=$?]"
+  echo "\$ ansible-playbook -i inventory.ini (localhost in gpu_docker_hosts) -c local playbooks/site.yml --check --diff"
+  play -i "$OUT/inventory.ini" "$COLLECTION/playbooks/site.yml" --check --diff; echo "[rc=$?]"
+} >"$OUT/site.txt" 2>&1
+cat "$OUT"/facts.txt "$OUT"/verify.txt "$OUT"/site.txt "$OUT"/bench.txt

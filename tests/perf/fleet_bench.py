@@ -155,12 +155,13 @@ def main():
             first, proc1 = timed(play, env)
             # median of three no-op runs and three ping rounds: single runs on a
             # shared 2-core machine vary by a few tenths of a second
-            noops = [timed(play, env) for _ in range(3)]
-            pings = [timed(["ansible", "all", "-i", inventory, "-f", str(size), "-m", "ansible.builtin.ping"], env)
-                     for _ in range(3)]
+            ping_cmd = ["ansible", "all", "-i", inventory, "-f", str(size), "-m", "ansible.builtin.ping"]
+            noops = [timed(play, env) for run in range(3)]
+            pings = [timed(ping_cmd, env) for run in range(3)]
             noop, proc2 = sorted(noops, key=lambda item: item[0])[1]
             ping, proc3 = sorted(pings, key=lambda item: item[0])[1]
-            proc2 = next((p for _, p in noops if p.returncode or changed_total(p.stdout)), proc2)
+            # a no-op run that failed or changed something is the one reported
+            proc2 = next((item[1] for item in noops if item[1].returncode or changed_total(item[1].stdout)), proc2)
             for label, proc in (("first", proc1), ("noop", proc2), ("ping", proc3)):
                 with open(os.path.join(args.keep_logs, "fleet-%d-%s.log" % (size, label)), "w") as handle:
                     handle.write(proc.stdout)

@@ -23,6 +23,14 @@ def test_legacy_source_replaced_by_signed_source(host):
     assert "signed-by" in sources.lower()
 
 
+def test_gpg_installed_and_key_checked(host):
+    # prepare removed gpg; the role installed it to read the key's fingerprint
+    assert host.package("gpg").is_installed
+    key = host.file("/etc/apt/keyrings/nvidia-container-toolkit.asc")
+    assert key.exists and key.mode == 0o644
+    assert not host.file("/etc/apt/trusted.gpg.d/nvidia-docker.gpg").exists
+
+
 def test_daemon_json_migrated_with_operator_keys(host):
     conf = json.loads(host.file("/etc/docker/daemon.json").content_string)
     assert conf["log-opts"] == {"max-size": "50m"}

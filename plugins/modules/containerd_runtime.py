@@ -39,11 +39,11 @@ author:
   - gpufleet maintainers (@gpufleet)
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
+    description: Computes the change, the diff and RV(restart_required) from the files as they are; writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
+    description: Before and after text of each file the module would write (the main file, the drop-in), headed by its path.
 options:
   path:
     description: containerd's main configuration file.

@@ -25,11 +25,11 @@ author:
   - gpufleet maintainers (@gpufleet)
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
+    description: Computes the change and the diff of the drop-in file; writes and deletes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
+    description: Before and after text of O(drop_in_path).
 options:
   path:
     description: CRI-O's main configuration file (read only, may be missing).

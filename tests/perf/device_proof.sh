@@ -13,6 +13,7 @@
 #   bench.txt        tests/perf/bench_facts.py on fixtures and on this host, and
 #                    tests/perf/bench_command_timeout.py on nvidia-smi
 #   verify.txt       playbooks/verify.yml against this host
+#   report/          playbooks/facts.yml's fleet report (fleet.md, fleet.json) of this host
 #   site.txt         playbooks/site.yml against this host (in no group: nothing
 #                    to do), then in check mode as a gpu_docker_hosts member
 #                    (the driver branch and kernel modules chosen for its GPUs)
@@ -68,6 +69,7 @@ FIELDS=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap
 } >"$OUT/bench.txt" 2>&1
 play() { ansible-playbook -c local -e "ansible_python_interpreter=$PY" "$@"; }
 { echo "\$ ansible-playbook -i localhost, -c local playbooks/verify.yml"; play -i localhost, "$COLLECTION/playbooks/verify.yml"; echo "[rc=$?]"; } >"$OUT/verify.txt" 2>&1
+{ echo "\$ ansible-playbook -i localhost, -c local playbooks/facts.yml -e gpufleet_report_dir=$OUT/report"; play -i localhost, "$COLLECTION/playbooks/facts.yml" -e "gpufleet_report_dir=$OUT/report"; echo "[rc=$?]"; } >"$OUT/facts-playbook.txt" 2>&1
 printf '[gpu_docker_hosts]\nlocalhost\n' >"$OUT/inventory.ini"
 {
   echo "\$ ansible-playbook -i localhost, -c local playbooks/site.yml"
@@ -75,4 +77,4 @@ printf '[gpu_docker_hosts]\nlocalhost\n' >"$OUT/inventory.ini"
   echo "\$ ansible-playbook -i inventory.ini (localhost in gpu_docker_hosts) -c local playbooks/site.yml --check --diff"
   play -i "$OUT/inventory.ini" "$COLLECTION/playbooks/site.yml" --check --diff; echo "[rc=$?]"
 } >"$OUT/site.txt" 2>&1
-cat "$OUT"/facts.txt "$OUT"/verify.txt "$OUT"/site.txt "$OUT"/bench.txt
+cat "$OUT"/facts.txt "$OUT"/verify.txt "$OUT"/report/fleet.md "$OUT"/site.txt "$OUT"/bench.txt

@@ -52,8 +52,20 @@ options:
     description:
       - Directory under which C(/sys), C(/proc), C(/etc) and C(/var/lib/dpkg) are read.
       - Meant for tests and for inspecting a mounted system image; commands are still the host's.
+      - Does not apply to O(gather_os_facts), which always describes the running host.
     type: path
     default: /
+  gather_os_facts:
+    description:
+      - Also set the operating-system facts that the roles of this collection use, collected in this
+        module's process by ansible-core's own C(distribution), C(platform), C(pkg_mgr) and
+        C(service_mgr) fact collectors, the same code M(ansible.builtin.setup) runs, so the values
+        are identical (C(ansible_facts.distribution), C(os_family), C(distribution_major_version),
+        C(architecture), C(kernel), C(pkg_mgr), C(service_mgr) and the rest of those collectors).
+      - A play that needs no other facts can then turn C(gather_facts) off and save one module
+        run per host; C(playbooks/site.yml) does.
+    type: bool
+    default: false
 extends_documentation_fragment: []
 attributes:
   check_mode:
@@ -64,7 +76,7 @@ attributes:
     description: Changes nothing, so there is no diff.
   facts:
     support: full
-    description: Sets C(ansible_facts.nvidia).
+    description: Sets C(ansible_facts.nvidia), and the operating-system facts with O(gather_os_facts).
 notes:
   - Python 3.6 or newer on the managed host.
   - The CUDA driver API version is derived from the driver branch (NVIDIA's table of CUDA toolkit
@@ -87,6 +99,10 @@ EXAMPLES = r"""
       {{ ansible_facts.nvidia.gpu_count }} GPU(s)
       {{ ansible_facts.nvidia.architectures | join(', ') }},
       driver {{ ansible_facts.nvidia.driver.version | default('none', true) }}
+
+- name: NVIDIA and operating-system facts in one module run (the play has gather_facts false)
+  gpufleet.nvidia.nvidia_gpu_facts:
+    gather_os_facts: true
 
 - name: Use a nvidia-smi outside PATH and a short timeout
   gpufleet.nvidia.nvidia_gpu_facts:
@@ -135,8 +151,14 @@ elapsed_ms:
     other_commands:
       description: Time spent in other commands (rpm).
       type: float
+    os_facts:
+      description: Time spent collecting the operating-system facts (with O(gather_os_facts) only).
+      type: float
 ansible_facts:
-  description: Facts set by the module.
+  description:
+    - Facts set by the module.
+    - With O(gather_os_facts), also the facts of ansible-core's C(distribution), C(platform),
+      C(pkg_mgr) and C(service_mgr) collectors, named as M(ansible.builtin.setup) names them.
   returned: always
   type: dict
   contains:
@@ -373,7 +395,6 @@ ansible_facts:
           type: dict
 """
 
-import inspect
 import io
 import os
 import threading
@@ -390,7 +411,12 @@ EFI_SECURE_BOOT = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e
 
 def run_command_can_raise(module_class):
     """ansible-core 2.13+ can let run_command raise instead of failing the module."""
-    return "handle_exceptions" in inspect.signature(module_class.run_command).parameters
+    # from the code object, not inspect.signature: importing inspect costs
+    # more than this module's own work
+    code = getattr(module_class.run_command, "__code__", None)
+    if code is None:
+        return False
+    return "handle_exceptions" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
 
 
 class Gatherer(object):
@@ -677,6 +703,31 @@ def gather(module):
     return facts, warnings, g.commands, elapsed
 
 
+def gather_os_facts(module):
+    """The facts setup's distribution, platform, pkg_mgr and service_mgr collectors return.
+
+    Run here the way setup runs them (``ansible_`` prefix, each collector
+    seeing what the ones before it found), so that a play can skip setup.
+    Imported only when asked for: the facts package loads every collector
+    (about 0.1 s of CPU on a small host), which a plain facts run should not pay.
+    """
+    # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.facts.namespace import PrefixFactNamespace
+    from ansible.module_utils.facts.system.distribution import DistributionFactCollector
+    from ansible.module_utils.facts.system.pkg_mgr import PkgMgrFactCollector
+    from ansible.module_utils.facts.system.platform import PlatformFactCollector
+    from ansible.module_utils.facts.system.service_mgr import ServiceMgrFactCollector
+
+    namespace = PrefixFactNamespace(namespace_name="ansible", prefix="ansible_")
+    collected = {}
+    # In this order: pkg_mgr reads os_family, service_mgr reads system and distribution.
+    for collector_class in (PlatformFactCollector, DistributionFactCollector, PkgMgrFactCollector,
+                            ServiceMgrFactCollector):
+        found = collector_class(namespace=namespace).collect_with_namespace(module=module, collected_facts=collected)
+        collected.update(found)
+    return collected
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -684,6 +735,7 @@ def main():
             lspci_path=dict(type="path"),
             timeout=dict(type="int", default=10),
             root=dict(type="path", default="/"),
+            gather_os_facts=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -693,8 +745,13 @@ def main():
     facts, warnings, commands, elapsed = gather(module)
     for warning in warnings:
         module.warn(warning)
+    ansible_facts = {"nvidia": facts}
+    if module.params["gather_os_facts"]:
+        started = time.time()
+        ansible_facts.update(gather_os_facts(module))
+        elapsed["os_facts"] = round((time.time() - started) * 1000.0, 2)
     module.exit_json(changed=False, msg=gpu_facts.summary(facts), commands=commands,
-                     elapsed_ms=elapsed, ansible_facts={"nvidia": facts})
+                     elapsed_ms=elapsed, ansible_facts=ansible_facts)
 
 
 if __name__ == "__main__":

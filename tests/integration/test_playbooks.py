@@ -36,8 +36,7 @@ def _has_nvidia_gpu():
 pytestmark = pytest.mark.skipif(_has_nvidia_gpu(), reason="these checks are for a machine without an NVIDIA GPU")
 
 
-def playbook(tmp_path, name, *extra):
-    """Run playbooks/<name> over HOSTS (local connection); return (rc, output, recap)."""
+def _inventory_and_env(tmp_path):
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("[gpu_docker_hosts]\n" + "".join(
         "%s ansible_connection=local ansible_python_interpreter=%s\n" % (host, sys.executable) for host in HOSTS))
@@ -51,6 +50,12 @@ def playbook(tmp_path, name, *extra):
         "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
         "PWD": str(tmp_path),  # what facts.yml resolves a relative report directory against
     })
+    return inventory, env
+
+
+def playbook(tmp_path, name, *extra):
+    """Run playbooks/<name> over HOSTS (local connection); return (rc, output, recap)."""
+    inventory, env = _inventory_and_env(tmp_path)
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
            os.path.join(REPO_ROOT, "playbooks", name)] + list(extra)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
@@ -103,3 +108,25 @@ def test_site_playbook_changes_nothing_and_says_why(tmp_path):
     assert rc == 0, out
     assert all(recap[host]["changed"] == "0" and recap[host]["failed"] == "0" for host in HOSTS), out
     assert out.count("nothing to do: no NVIDIA GPU and not a Jetson") == len(HOSTS), out
+
+
+def adhoc_facts(tmp_path, module, args):
+    """``ansible node-a -m <module> -a <args>``: its ansible_facts."""
+    inventory, env = _inventory_and_env(tmp_path)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), HOSTS[0], "-i", str(inventory), "-o",
+           "-m", module, "-a", args]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path),
+                         check=True, universal_newlines=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith(HOSTS[0] + " | SUCCESS => "))
+    return json.loads(line.split(" => ", 1)[1])["ansible_facts"]
+
+
+def test_os_facts_of_the_facts_module_are_setups(tmp_path):
+    """site.yml skips setup: the facts nvidia_gpu_facts gathers instead must be setup's, value for value."""
+    ours = adhoc_facts(tmp_path, "gpufleet.nvidia.nvidia_gpu_facts", "gather_os_facts=true")
+    setup = adhoc_facts(tmp_path, "ansible.builtin.setup", "gather_subset=min")
+    os_keys = sorted(key for key in ours if key != "nvidia")
+    for key in ("ansible_distribution", "ansible_distribution_major_version", "ansible_os_family",
+                "ansible_architecture", "ansible_kernel", "ansible_pkg_mgr", "ansible_service_mgr"):
+        assert key in os_keys, key
+    assert dict((key, ours[key]) for key in os_keys) == dict((key, setup.get(key)) for key in os_keys)

@@ -459,3 +459,52 @@ def test_dpkg_status_with_non_utf8_bytes(host, run_module):
     fakehost.write(host["root"], "var/lib/dpkg/status", status, mode="wb")
     container = facts_of(run(host, run_module, {"root": str(host["root"])}))["container"]
     assert container["docker"]["version"] == "20.10.24"
+
+
+OS_FACT_KEYS = ("ansible_os_family", "ansible_distribution", "ansible_distribution_version",
+                "ansible_distribution_major_version", "ansible_distribution_release", "ansible_architecture",
+                "ansible_kernel", "ansible_system", "ansible_pkg_mgr", "ansible_service_mgr")
+
+
+def test_os_facts_only_when_asked(host, run_module):
+    result = run(host, run_module, {"root": str(host["root"])})
+    assert sorted(result["ansible_facts"]) == ["nvidia"]
+    assert "os_facts" not in result["elapsed_ms"]
+
+
+def test_os_facts_as_setup_names_them(host, run_module, monkeypatch):
+    """The facts of ansible-core's own collectors, with setup's ansible_ prefix.
+
+    They describe the machine running the test (not the fake root);
+    tests/integration/test_playbooks.py compares them with setup's on a real host.
+    """
+    monkeypatch.setenv("PATH", os.defpath)  # pkg_mgr and service_mgr look for apt, dnf, systemctl
+    result = run(host, run_module, {"root": str(host["root"]), "gather_os_facts": True})
+    facts = result["ansible_facts"]
+    assert facts_of(result)["gpu_count"] == 0
+    for key in OS_FACT_KEYS:
+        assert key in facts, key
+    assert facts["ansible_system"] == "Linux"
+    assert facts["ansible_kernel"] == os.uname()[2]
+    assert facts["ansible_architecture"] == os.uname()[4]
+    assert facts["ansible_distribution_version"].startswith(facts["ansible_distribution_major_version"])
+    assert facts["ansible_os_family"] in ("Debian", "RedHat", "Suse", "Archlinux", "Alpine", "Gentoo")
+    assert facts["ansible_pkg_mgr"] in ("apt", "dnf", "dnf5", "yum", "zypper", "pacman", "apk", "portage", "unknown")
+    assert result["elapsed_ms"]["os_facts"] >= 0
+
+
+def test_run_command_can_raise_from_the_signature():
+    class Old(object):
+        def run_command(self, args, check_rc=False):
+            handle_exceptions = True  # a local of that name is not a parameter
+            return handle_exceptions
+
+    class New(object):
+        def run_command(self, args, check_rc=False, handle_exceptions=True):
+            return handle_exceptions
+
+    assert nvidia_gpu_facts.run_command_can_raise(Old) is False
+    assert nvidia_gpu_facts.run_command_can_raise(New) is True
+    from ansible.release import __version__ as core  # pylint: disable=import-outside-toplevel
+    newer = tuple(int(part) for part in core.split(".")[:2]) >= (2, 13)
+    assert nvidia_gpu_facts.run_command_can_raise(nvidia_gpu_facts.AnsibleModule) is newer

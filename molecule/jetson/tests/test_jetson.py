@@ -31,3 +31,14 @@ def test_docker_runtime_registered(host):
     runtimes = json.loads(host.check_output("docker info --format '{{json .Runtimes}}'"))
     assert "nvidia" in runtimes
     assert host.run("docker run --rm --runtime=nvidia local/busybox:fixture true").rc == 0
+
+
+def test_cdi_spec_for_the_l4t_release(host):
+    spec = host.file("/etc/cdi/nvidia.yaml")
+    assert spec.exists and spec.size > 0
+    stamp = host.file("/var/lib/gpufleet/container-toolkit-cdi.stamp").content_string.split()
+    assert stamp[1] == "driver=l4t-36.4.3", stamp
+    assert stamp[0].startswith("toolkit=")
+    daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert daemon["features"]["cdi"] is True
+    assert "nvidia" in daemon["runtimes"]

@@ -10,6 +10,8 @@
 #   facts.txt        `ansible localhost -m gpufleet.nvidia.nvidia_gpu_facts`
 #   facts-vvv.txt    the same with -vvv (module timing lines), plus check mode
 #   nvsmi-query.txt  the module's exact nvidia-smi query, run by hand (fixture)
+#   osfacts.txt      the module's gather_os_facts against setup's (gather_subset=min):
+#                    every value the module sets must equal setup's
 #   bench.txt        tests/perf/bench_facts.py on fixtures and on this host, and
 #                    tests/perf/bench_command_timeout.py on nvidia-smi
 #   verify.txt       playbooks/verify.yml against this host
@@ -47,6 +49,23 @@ adhoc() { ansible localhost -c local -e "ansible_python_interpreter=$PY" -m gpuf
   adhoc --check | grep -E 'SUCCESS|FAILED|"changed"|"msg"|"commands"' -A1
   echo "[rc=$?]"
 } >"$OUT/facts-vvv.txt" 2>&1
+{
+  echo "\$ nvidia_gpu_facts gather_os_facts=true vs setup gather_subset=min"
+  adhoc -o -a gather_os_facts=true >"$OUT/os-ours.json" 2>&1
+  ansible localhost -c local -e "ansible_python_interpreter=$PY" -o -m ansible.builtin.setup -a gather_subset=min >"$OUT/os-setup.json" 2>&1
+  python3 - "$OUT/os-ours.json" "$OUT/os-setup.json" <<'PY'
+import json, sys
+def facts(path):
+    text = open(path).read()
+    return json.loads(text[text.index("{"):])["ansible_facts"]
+ours, setup = facts(sys.argv[1]), facts(sys.argv[2])
+keys = sorted(k for k in ours if k != "nvidia")
+for key in keys:
+    print("%-40s %-30r %s" % (key, ours[key], "same" if ours[key] == setup.get(key) else "DIFFERS: %r" % setup.get(key)))
+print("%d OS facts, %d differ from setup's" % (len(keys), sum(ours[k] != setup.get(k) for k in keys)))
+PY
+  rm -f "$OUT/os-ours.json" "$OUT/os-setup.json"
+} >"$OUT/osfacts.txt" 2>&1
 
 FIELDS=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version
 {
@@ -77,4 +96,4 @@ printf '[gpu_docker_hosts]\nlocalhost\n' >"$OUT/inventory.ini"
   echo "\$ ansible-playbook -i inventory.ini (localhost in gpu_docker_hosts) -c local playbooks/site.yml --check --diff"
   play -i "$OUT/inventory.ini" "$COLLECTION/playbooks/site.yml" --check --diff; echo "[rc=$?]"
 } >"$OUT/site.txt" 2>&1
-cat "$OUT"/facts.txt "$OUT"/verify.txt "$OUT"/report/fleet.md "$OUT"/site.txt "$OUT"/bench.txt
+cat "$OUT"/facts.txt "$OUT"/osfacts.txt "$OUT"/verify.txt "$OUT"/report/fleet.md "$OUT"/site.txt "$OUT"/bench.txt

@@ -11,6 +11,7 @@ GPU host: docs/modules/nvidia_gpu_facts.md, "Proof on real hardware".)
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -48,18 +49,17 @@ def _inventory_and_env(tmp_path):
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
         "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
-        "PWD": str(tmp_path),  # what facts.yml resolves a relative report directory against
     })
     return inventory, env
 
 
-def playbook(tmp_path, name, *extra):
+def playbook(tmp_path, name, *extra, playbooks_dir=os.path.join(REPO_ROOT, "playbooks"), cwd=None):
     """Run playbooks/<name> over HOSTS (local connection); return (rc, output, recap)."""
     inventory, env = _inventory_and_env(tmp_path)
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-           os.path.join(REPO_ROOT, "playbooks", name)] + list(extra)
+           os.path.join(playbooks_dir, name)] + list(extra)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                          cwd=str(tmp_path), check=False, universal_newlines=True)
+                          cwd=cwd or str(tmp_path), check=False, universal_newlines=True)
     recap = {}
     for line in proc.stdout.splitlines():
         parts = line.split()
@@ -69,7 +69,7 @@ def playbook(tmp_path, name, *extra):
 
 
 def test_facts_playbook_writes_the_fleet_report(tmp_path):
-    rc, out, recap = playbook(tmp_path, "facts.yml", "-e", "gpufleet_report_dir=report")
+    rc, out, recap = playbook(tmp_path, "facts.yml", "-e", "gpufleet_report_dir=%s" % (tmp_path / "report"))
     assert rc == 0, out
     # the only changes are on the controller: the report's directory, and its
     # two files written by one looped task
@@ -89,8 +89,21 @@ def test_facts_playbook_writes_the_fleet_report(tmp_path):
     assert all("no NVIDIA GPU" in row for row in rows)
     assert "2 host(s), 0 NVIDIA GPU(s)" in out
     # a second run finds the same facts and rewrites nothing
-    rc, out, recap = playbook(tmp_path, "facts.yml", "-e", "gpufleet_report_dir=report")
+    rc, out, recap = playbook(tmp_path, "facts.yml", "-e", "gpufleet_report_dir=%s" % (tmp_path / "report"))
     assert rc == 0 and all(recap[host]["changed"] == "0" for host in HOSTS), out
+
+
+def test_facts_report_dir_is_relative_to_the_playbook_not_the_working_directory(tmp_path, monkeypatch):
+    # as under cron, systemd or AWX: started from / with PWD=/
+    monkeypatch.setenv("PWD", "/")
+    playbooks = tmp_path / "playbooks"
+    shutil.copytree(os.path.join(REPO_ROOT, "playbooks", "templates"), str(playbooks / "templates"))
+    shutil.copy(os.path.join(REPO_ROOT, "playbooks", "facts.yml"), str(playbooks / "facts.yml"))
+    rc, out, recap = playbook(tmp_path, "facts.yml", playbooks_dir=str(playbooks), cwd="/")
+    assert rc == 0, out
+    assert (playbooks / "gpufleet-report" / "fleet.json").is_file(), out
+    assert "%s/gpufleet-report/fleet.md" % playbooks in out
+    assert not os.path.exists("/gpufleet-report")
 
 
 def test_verify_playbook_skips_every_check_without_a_gpu(tmp_path):

@@ -13,17 +13,26 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := true
 export PYTHONDONTWRITEBYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site test venv install build units compat sanity lint changelog integration molecule bench clean
+.PHONY: site test site-venv venv install build units compat sanity lint changelog integration molecule bench clean
 
-$(VENV)/.installed: requirements.txt requirements-test.txt
+# Two stages in one .venv: what the main job needs (requirements.txt:
+# ansible-core, jmespath), then the test stack on top (requirements-test.txt).
+# `make site` builds only the first.
+$(VENV)/.site-installed: requirements.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.site-installed requirements-test.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+site-venv: $(VENV)/.site-installed
+
 venv: $(VENV)/.installed
 
-build: venv
+build: site-venv
 	rm -rf build/dist && mkdir -p build/dist
 	$(BIN)/ansible-galaxy collection build --force --output-path build/dist .
 
@@ -50,7 +59,7 @@ sanity: venv
 	$(BIN)/python tests/sanity/offline_get_pip.py $$(sed -n "s/^ *pip='\\([0-9.]*\\)',/\\1/p" $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py)
 	cd $(SANITY_ROOT) && PATH=$(CURDIR)/$(BIN):$$PATH ansible-test sanity --local --python 3.11 --color no
 
-lint: install
+lint: venv install
 	$(BIN)/ansible-lint --profile production --offline
 
 changelog: venv
@@ -59,10 +68,10 @@ changelog: venv
 integration: venv
 	$(BIN)/python -m pytest -q tests/integration
 
-molecule: install
+molecule: venv install
 	bash tests/molecule/run.sh
 
-bench: install
+bench: venv install
 	$(BIN)/python tests/perf/bench_facts.py
 
 clean:

@@ -24,23 +24,24 @@ description:
     C(version = 3) (containerd 2.x) edits C([plugins.\"io.containerd.cri.v1.runtime\"]); a file
     without C(version) is a legacy version 1 file and edits C([plugins.cri]) (no drop-in support).
     A missing or empty file gets a minimal file of O(config_version)."
-  - The file is parsed by a small TOML reader shipped in the collection (module_utils/toml_edit.py),
-    because managed hosts have no C(tomlkit) and Python older than 3.11 has no C(tomllib). Editing
-    on the host (rather than in an action plugin with C(tomlkit) on the controller) keeps the
-    module usable from any controller, needs no extra controller library, and reads the file
-    exactly once on the host. The result is parsed again and compared key by key with the
+  - The file is read and written by a TOML editor shipped in the collection (no C(tomlkit) or
+    C(tomllib) needed on the host). The result is parsed again and compared key by key with the
     expected document before it is written; any mismatch is an error and the file is left alone.
   - Invalid TOML, or a wrong type where a table is needed, fails with a message naming the file
-    and the problem; the file is not changed. Writes are atomic (temporary file, fsync, rename),
-    keep mode and owner, and follow symlinks.
+    and the problem; the file is not changed. Symbolic links are followed for O(path); the
+    drop-in, which the module owns, may not be a symbolic link.
   - containerd reads its configuration only at start, so RV(restart_required) is true whenever a
     file changed; restart containerd in a handler.
 author:
   - gpufleet maintainers (@gpufleet)
+extends_documentation_fragment:
+  - gpufleet.nvidia.runtime
+  - gpufleet.nvidia.runtime.edit_cycle
 attributes:
   check_mode:
     support: full
-    description: Computes the change, the diff and RV(restart_required) from the files as they are; writes nothing.
+    description: Computes the change, the diff and RV(restart_required) from the files as they are; writes, locks
+      and validates nothing.
   diff_mode:
     support: full
     description: Before and after text of each file the module would write (the main file, the drop-in), headed by its path.
@@ -49,14 +50,10 @@ options:
     description: containerd's main configuration file.
     type: path
     default: /etc/containerd/config.toml
-  name:
-    description: Name of the runtime to register.
-    type: str
-    default: nvidia
   runtime_path:
-    description: The NVIDIA runtime binary, written to C(options.BinaryName).
-    type: path
-    default: /usr/bin/nvidia-container-runtime
+    description:
+      - The NVIDIA runtime binary, written to C(options.BinaryName).
+      - The same default in every module of the collection and in its roles.
   runtime_type:
     description: containerd shim of the runtime.
     type: str
@@ -86,6 +83,8 @@ options:
       - Write the runtime to its own file O(drop_in_path) and add the import pattern
         C(<dir of drop_in_path>/*.toml) to C(imports) of O(path), unless an entry already covers it.
         Our runtime is removed from O(path) so the two never disagree.
+      - O(path) is written first and the drop-in after it; when the drop-in cannot be written,
+        O(path) is restored, so a failure leaves both files as they were.
       - containerd 1.x replaces a whole plugin section with the one of an imported file, so with
         C(version = 2) on containerd 1.x the module refuses a drop-in when O(path) already has
         settings under C(plugins."io.containerd.grpc.v1.cri") (they would be lost). containerd 2.x
@@ -93,7 +92,7 @@ options:
     type: bool
     default: false
   drop_in_path:
-    description: Our drop-in file (the module owns the whole file).
+    description: Our drop-in file (the module owns the whole file; a symbolic link there is refused).
     type: path
     default: /etc/containerd/conf.d/99-nvidia.toml
   config_version:
@@ -112,20 +111,17 @@ options:
     default: minimal
   state:
     description:
-      - C(absent) removes our runtime tables, resets C(default_runtime_name) if it named O(name),
+      - V(absent) removes our runtime tables, resets C(default_runtime_name) if it named O(name),
         deletes O(drop_in_path) and removes our C(imports) entry (kept while other C(*.toml) files
         remain in that directory). CDI settings are left as they are.
-    type: str
-    choices: [present, absent]
-    default: present
-  backup:
-    description: Keep a timestamped copy of each file before changing it.
-    type: bool
-    default: false
   validate:
     description:
       - Before writing, run C(containerd --config <candidate> config dump) on the new files and check
-        that containerd sees the runtime. Skipped (RV(validated) false) when containerd is not installed.
+        that containerd sees the runtime. The candidates are written to a private temporary
+        directory, never beside the real files.
+      - Skipped (RV(validated) false) in check mode, when containerd is not installed, and for a
+        main file with relative C(imports) entries (they resolve only beside the real file; a
+        warning says so).
     type: bool
     default: true
   containerd_binary:
@@ -215,140 +211,141 @@ drop_in_backup_file:
 
 import glob
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import (
-    FileEditError, backup_file, read_text, write_atomic,
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._edit_cycle import (
+    EditCycle,
+    candidate_file,
+    run_with_retries,
 )
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import FileEditError
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.containerd_config import (
-    ConfigError, parse_containerd_version, plan, runtime_in_dump,
+    ConfigError,
+    parse_containerd_version,
+    plan,
+    runtime_in_dump,
+)
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import TomlError, loads
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", default="/etc/containerd/config.toml"),
+    name=dict(type="str", default="nvidia"),
+    runtime_path=dict(type="path", default="/usr/bin/nvidia-container-runtime"),
+    runtime_type=dict(type="str", default="io.containerd.runc.v2"),
+    set_as_default=dict(type="bool", default=False),
+    systemd_cgroup=dict(type="bool"),
+    cdi=dict(type="bool"),
+    cdi_spec_dirs=dict(type="list", elements="path"),
+    drop_in=dict(type="bool", default=False),
+    drop_in_path=dict(type="path", default="/etc/containerd/conf.d/99-nvidia.toml"),
+    config_version=dict(type="str", default="auto", choices=["auto", "2", "3"]),
+    missing_config=dict(type="str", default="minimal", choices=["minimal", "containerd_default"]),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    backup=dict(type="bool", default=False),
+    validate=dict(type="bool", default=True),
+    containerd_binary=dict(type="path", default="containerd"),
 )
 
 
-def _containerd(module):
+def find_containerd(module):
     binary = module.params["containerd_binary"]
     if os.sep in binary:
         return binary if os.access(binary, os.X_OK) else None
     return module.get_bin_path(binary, opt_dirs=["/usr/local/bin", "/usr/bin", "/usr/sbin"])
 
 
-def _validate(module, binary, text, directory, name, runtime_path, version):
-    """Run containerd config dump on a candidate file; return an error string or None."""
-    fd, tmp = tempfile.mkstemp(prefix=".gpufleet-validate.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        rc, out, err = module.run_command([binary, "--config", tmp, "config", "dump"])
-        if rc != 0:
-            return "containerd rejects the new configuration: %s" % (err.strip() or out.strip())
-        if runtime_path is not None:
-            return runtime_in_dump(out, version, name, runtime_path)
+def containerd_version(module, binary):
+    """The installed containerd's version tuple, or ``None``."""
+    if not binary:
         return None
-    finally:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    rc, out, dummy = module.run_command([binary, "--version"])
+    return parse_containerd_version(out) if rc == 0 else None
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", default="/etc/containerd/config.toml"),
-            name=dict(type="str", default="nvidia"),
-            runtime_path=dict(type="path", default="/usr/bin/nvidia-container-runtime"),
-            runtime_type=dict(type="str", default="io.containerd.runc.v2"),
-            set_as_default=dict(type="bool", default=False),
-            systemd_cgroup=dict(type="bool"),
-            cdi=dict(type="bool"),
-            cdi_spec_dirs=dict(type="list", elements="path"),
-            drop_in=dict(type="bool", default=False),
-            drop_in_path=dict(type="path", default="/etc/containerd/conf.d/99-nvidia.toml"),
-            config_version=dict(type="str", default="auto", choices=["auto", "2", "3"]),
-            missing_config=dict(type="str", default="minimal", choices=["minimal", "containerd_default"]),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            backup=dict(type="bool", default=False),
-            validate=dict(type="bool", default=True),
-            containerd_binary=dict(type="path", default="containerd"),
-        ),
-        supports_check_mode=True,
-    )
+def starting_text(module, binary, main_text):
+    """What a missing or empty main file starts from (``missing_config``)."""
     p = module.params
-    path = p["path"]
-    drop_in_path = p["drop_in_path"]
-    if not p["name"]:
-        module.fail_json(msg="name must not be empty")
+    if (p["state"] != "present" or p["drop_in"] or p["missing_config"] != "containerd_default"
+            or (main_text is not None and main_text.strip())):
+        return main_text
+    if not binary:
+        module.fail_json(msg="missing_config=containerd_default needs containerd, which was not found")
+    rc, out, err = module.run_command([binary, "config", "default"])
+    if rc != 0:
+        module.fail_json(msg="containerd config default failed: %s" % (err.strip() or out.strip()))
+    return out
 
-    binary = _containerd(module)
-    version_tuple = None
-    if binary:
-        rc, out, err = module.run_command([binary, "--version"])
-        if rc == 0:
-            version_tuple = parse_containerd_version(out)
-    containerd_version = ".".join(str(x) for x in version_tuple) if version_tuple else None
-    major = version_tuple[0] if version_tuple else None
 
+def other_drop_ins(drop_in_path):
+    """Other ``*.toml`` files in the drop-in directory (then ``state=absent`` keeps our import)."""
+    return [f for f in glob.glob(os.path.join(os.path.dirname(drop_in_path), "*.toml"))
+            if os.path.realpath(f) != os.path.realpath(drop_in_path)]
+
+
+def relative_imports(text):
     try:
-        main_text = read_text(path)
-        drop_in_text = read_text(drop_in_path)
-    except FileEditError as exc:
-        module.fail_json(msg=str(exc))
+        imports = loads(text).get("imports")
+    except TomlError:
+        return []
+    if not isinstance(imports, list):
+        return []
+    return [entry for entry in imports if isinstance(entry, str) and not os.path.isabs(entry)]
 
-    base_text = main_text
-    if (p["state"] == "present" and not p["drop_in"] and p["missing_config"] == "containerd_default"
-            and (main_text is None or not main_text.strip())):
-        if not binary:
-            module.fail_json(msg="missing_config=containerd_default needs containerd, which was not found")
-        rc, out, err = module.run_command([binary, "config", "default"])
-        if rc != 0:
-            module.fail_json(msg="containerd config default failed: %s" % (err.strip() or out.strip()))
-        base_text = out
 
-    drop_in_dir = os.path.dirname(drop_in_path)
-    others = [f for f in glob.glob(os.path.join(drop_in_dir, "*.toml"))
-              if os.path.realpath(f) != os.path.realpath(drop_in_path)]
-    try:
-        result = plan(base_text, drop_in_text, dict(p), containerd_major=major,
-                      drop_in_dir_has_others=bool(others))
-    except ConfigError as exc:
-        module.fail_json(msg=str(exc), path=path, drop_in_path=drop_in_path)
+def validate_candidate(module, binary, text, target, runtime_path, version):
+    """``containerd --config <candidate> config dump``; return an error string or ``None``."""
+    with candidate_file(text, target, target) as tmp:
+        rc, out, err = module.run_command([binary, "--config", tmp, "config", "dump"])
+    if rc != 0:
+        return "containerd rejects the new configuration: %s" % (err.strip() or out.strip()).replace(tmp, target)
+    if runtime_path is not None:
+        return runtime_in_dump(out, version, module.params["name"], runtime_path)
+    return None
 
-    new_main = result["main"]
-    new_drop_in = result["drop_in"]
-    main_changed = new_main is not None and new_main != main_text
-    drop_in_changed = new_drop_in != drop_in_text
-    changed = main_changed or drop_in_changed
 
-    validated = False
-    if changed and p["validate"] and binary:
-        checks = []
-        want_path = p["runtime_path"] if p["state"] == "present" else None
-        if new_main is not None and main_changed:
-            checks.append((new_main, path, None if p["drop_in"] else want_path))
-        if new_drop_in is not None and drop_in_changed:
-            checks.append((new_drop_in, drop_in_path, want_path))
-        for text, target, runtime_path in checks:
-            directory = os.path.dirname(os.path.realpath(target))
-            if not os.path.isdir(directory):
-                directory = None
-            error = _validate(module, binary, text, directory, p["name"], runtime_path, result["version"])
-            if error:
-                module.fail_json(msg="%s: %s; nothing was written" % (target, error), path=path,
-                                 drop_in_path=drop_in_path)
-        validated = True
+def validate(module, binary, cycle, version):
+    """Check every changed file with containerd; fail (nothing written) when it rejects one."""
+    p = module.params
+    if module.check_mode or not p["validate"] or not binary:
+        return False
+    want_path = p["runtime_path"] if p["state"] == "present" else None
+    checks = []
+    if p["path"] in cycle.changed_paths() and cycle.new_text(p["path"]) is not None:
+        checks.append((p["path"], None if p["drop_in"] else want_path))
+    if p["drop_in_path"] in cycle.changed_paths() and cycle.new_text(p["drop_in_path"]) is not None:
+        checks.append((p["drop_in_path"], want_path))
+    validated = True
+    for path, runtime_path in checks:
+        text = cycle.new_text(path)
+        relative = relative_imports(text) if path == p["path"] else []
+        if relative:
+            module.warn("%s was not validated: its relative imports (%s) resolve only beside the real file"
+                        % (path, ", ".join(relative)))
+            validated = False
+            continue
+        error = validate_candidate(module, binary, text, cycle.target(path), runtime_path, version)
+        if error:
+            module.fail_json(msg="%s: %s; nothing was written" % (path, error), path=p["path"],
+                             drop_in_path=p["drop_in_path"])
+    return validated
 
+
+def report(module, result, cycle, version_tuple):
+    """Return values and warnings for a plan ``result``."""
+    p = module.params
+    version = ".".join(str(x) for x in version_tuple) if version_tuple else None
     ret = dict(
-        changed=changed,
-        restart_required=changed,
-        path=path,
-        drop_in_path=drop_in_path,
+        changed=cycle.changed,
+        restart_required=cycle.changed,
+        path=p["path"],
+        drop_in_path=p["drop_in_path"],
         config_version=result["version"],
         cri_plugin=result["plugin"],
         default_runtime_name=result["default_runtime_name"],
-        containerd_version=containerd_version,
-        validated=validated,
+        containerd_version=version,
+        validated=False,
     )
     if p["state"] == "present":
         ret["runtime"] = result["runtime"]
@@ -356,44 +353,51 @@ def main():
     for warning in result["warnings"]:
         module.warn(warning)
     if p["cdi"] and version_tuple and version_tuple[:2] < (1, 7) and p["state"] == "present":
-        module.warn("containerd %s ignores enable_cdi: CDI needs containerd 1.7 or later" % containerd_version)
-
+        module.warn("containerd %s ignores enable_cdi: CDI needs containerd 1.7 or later" % version)
     if module._diff:
-        diffs = []
-        if main_changed:
-            diffs.append(dict(before_header=path, after_header=path,
-                              before=main_text or "", after=new_main))
-        if drop_in_changed:
-            diffs.append(dict(before_header=drop_in_path, after_header=drop_in_path,
-                              before=drop_in_text or "", after=new_drop_in or ""))
-        ret["diff"] = diffs
+        ret["diff"] = [cycle.diff(path) for path in cycle.changed_paths()]
+    return ret
 
-    if changed and not module.check_mode:
+
+def edit(module, binary, version_tuple):
+    """One locked cycle over the main file and the drop-in: read, plan, diff, validate, back up, write."""
+    p = module.params
+    path, drop_in_path = p["path"], p["drop_in_path"]
+    with EditCycle([path, drop_in_path], check_mode=module.check_mode, owned=[drop_in_path]) as cycle:
+        main_text = cycle.text(path)
         try:
-            if p["state"] == "present":
-                order = [("drop_in", drop_in_changed), ("main", main_changed)]
-            else:
-                order = [("main", main_changed), ("drop_in", drop_in_changed)]
-            for which, todo in order:
-                if not todo:
-                    continue
-                if which == "main":
-                    if p["backup"] and main_text is not None:
-                        ret["backup_file"] = backup_file(path)
-                    write_atomic(path, new_main)
-                elif new_drop_in is None:
-                    if p["backup"]:
-                        ret["drop_in_backup_file"] = backup_file(drop_in_path)
-                    os.unlink(os.path.realpath(drop_in_path))
-                else:
-                    if p["backup"] and drop_in_text is not None:
-                        ret["drop_in_backup_file"] = backup_file(drop_in_path)
-                    write_atomic(drop_in_path, new_drop_in)
-        except FileEditError as exc:
-            module.fail_json(msg=str(exc), **ret)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg="cannot remove %s: %s" % (drop_in_path, exc), **ret)
+            result = plan(starting_text(module, binary, main_text), cycle.text(drop_in_path), dict(p),
+                          containerd_major=version_tuple[0] if version_tuple else None,
+                          drop_in_dir_has_others=bool(other_drop_ins(drop_in_path)))
+        except ConfigError as exc:
+            module.fail_json(msg=to_native(exc), path=path, drop_in_path=drop_in_path)
+        if result["main"] is not None:
+            cycle.set(path, result["main"])
+        cycle.set(drop_in_path, result["drop_in"])
+        ret = report(module, result, cycle, version_tuple)
+        if cycle.changed:
+            ret["validated"] = validate(module, binary, cycle, result["version"])
+            # the main file (imports) first: the drop-in goes live only after it, and a failed
+            # drop-in write restores the main file
+            backups = cycle.commit(order=[path, drop_in_path], backup=p["backup"])
+            if path in backups:
+                ret["backup_file"] = backups[path]
+            if drop_in_path in backups:
+                ret["drop_in_backup_file"] = backups[drop_in_path]
+    return ret
 
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not module.params["name"]:
+        module.fail_json(msg="name must not be empty")
+    binary = find_containerd(module)
+    version_tuple = containerd_version(module, binary)
+    try:
+        ret = run_with_retries(lambda: edit(module, binary, version_tuple))
+    except FileEditError as exc:
+        module.fail_json(msg=to_native(exc), changed=False, restart_required=False, path=module.params["path"],
+                         drop_in_path=module.params["drop_in_path"])
     module.exit_json(**ret)
 
 

@@ -20,13 +20,17 @@ description:
     runtime), read from O(path) and the other files of the drop-in directory in CRI-O's order, with
     C(runtime_path) and C(runtime_type) set.
   - Invalid TOML in any of those files fails with a message naming the file; nothing is written.
-  - CRI-O reads its configuration at start; RV(restart_required) is true whenever the file changed.
+  - CRI-O reads its configuration at start; RV(restart_required) is true whenever the file changed,
+    and false when the module failed.
 author:
   - gpufleet maintainers (@gpufleet)
+extends_documentation_fragment:
+  - gpufleet.nvidia.runtime
+  - gpufleet.nvidia.runtime.edit_cycle
 attributes:
   check_mode:
     support: full
-    description: Computes the change and the diff of the drop-in file; writes and deletes nothing.
+    description: Computes the change and the diff of the drop-in file; writes, locks and deletes nothing.
   diff_mode:
     support: full
     description: Before and after text of O(drop_in_path).
@@ -36,17 +40,11 @@ options:
     type: path
     default: /etc/crio/crio.conf
   drop_in_path:
-    description: Our drop-in file; the module owns the whole file.
+    description:
+      - Our drop-in file; the module owns the whole file.
+      - A symbolic link there is refused, so the module never writes through it into another file.
     type: path
     default: /etc/crio/crio.conf.d/99-nvidia.conf
-  name:
-    description: Runtime name (the runtime handler of a Kubernetes RuntimeClass).
-    type: str
-    default: nvidia
-  runtime_path:
-    description: The NVIDIA runtime binary.
-    type: path
-    default: /usr/bin/nvidia-container-runtime
   runtime_type:
     description: CRI-O runtime type.
     type: str
@@ -56,14 +54,7 @@ options:
     type: bool
     default: false
   state:
-    description: C(absent) deletes O(drop_in_path).
-    type: str
-    choices: [present, absent]
-    default: present
-  backup:
-    description: Keep a timestamped copy of the drop-in before changing or deleting it.
-    type: bool
-    default: false
+    description: V(absent) deletes O(drop_in_path).
 seealso:
   - module: gpufleet.nvidia.containerd_runtime
 """
@@ -77,7 +68,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 restart_required:
-  description: The drop-in changed; restart CRI-O to use it.
+  description: The drop-in changed; restart CRI-O to use it. False when the module failed.
   returned: always
   type: bool
 drop_in_path:
@@ -103,11 +94,44 @@ import glob
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import (
-    FileEditError, backup_file, read_text, write_atomic,
-)
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._edit_cycle import EditCycle, run_with_retries
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import FileEditError, read_text
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.crio_config import CrioConfigError, plan
+
+
+def other_drop_ins(ours):
+    """``[(path, text)]`` of the other regular files in the drop-in directory, in CRI-O's order."""
+    found = []
+    for other in sorted(glob.glob(os.path.join(os.path.dirname(ours), "*"))):
+        if os.path.realpath(other) == os.path.realpath(ours) or not os.path.isfile(other):
+            continue
+        found.append((other, read_text(other)))
+    return found
+
+
+def edit(module):
+    """One locked cycle over our drop-in: read, plan, diff, back up, write."""
+    p = module.params
+    ours = p["drop_in_path"]
+    with EditCycle([ours], check_mode=module.check_mode, owned=[ours]) as cycle:
+        our_text = cycle.text(ours)
+        try:
+            result = plan(read_text(p["path"]), other_drop_ins(ours), our_text, p)
+        except CrioConfigError as exc:
+            module.fail_json(msg=to_native(exc), changed=False, restart_required=False, drop_in_path=ours)
+        cycle.set(ours, result["drop_in"])
+        ret = dict(changed=cycle.changed, restart_required=cycle.changed, drop_in_path=ours)
+        if p["state"] == "present":
+            ret["runtime"] = result["runtime"]
+            ret["base_runtime"] = result["base_runtime"]
+        if module._diff:
+            ret["diff"] = cycle.diff(ours)
+        backups = cycle.commit(backup=p["backup"])
+        if ours in backups:
+            ret["backup_file"] = backups[ours]
+    return ret
 
 
 def main():
@@ -124,40 +148,12 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    ours = p["drop_in_path"]
     try:
-        main_text = read_text(p["path"])
-        our_text = read_text(ours)
-        others = []
-        for other in sorted(glob.glob(os.path.join(os.path.dirname(ours), "*"))):
-            if os.path.realpath(other) == os.path.realpath(ours) or not os.path.isfile(other):
-                continue
-            others.append((other, read_text(other)))
-        result = plan(main_text, others, our_text, p)
-    except (FileEditError, CrioConfigError) as exc:
-        module.fail_json(msg=str(exc), drop_in_path=ours)
-
-    new = result["drop_in"]
-    changed = new != our_text
-    ret = dict(changed=changed, restart_required=changed, drop_in_path=ours)
-    if p["state"] == "present":
-        ret["runtime"] = result["runtime"]
-        ret["base_runtime"] = result["base_runtime"]
-    if module._diff:
-        ret["diff"] = dict(before_header=ours, after_header=ours, before=our_text or "", after=new or "")
-    if changed and not module.check_mode:
-        try:
-            if p["backup"] and our_text is not None:
-                ret["backup_file"] = backup_file(ours)
-            if new is None:
-                os.unlink(os.path.realpath(ours))
-            else:
-                write_atomic(ours, new)
-        except FileEditError as exc:
-            module.fail_json(msg=str(exc), **ret)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg="cannot remove %s: %s" % (ours, exc), **ret)
+        ret = run_with_retries(lambda: edit(module))
+    except FileEditError as exc:
+        # nothing was written: a failed run never reports a change or asks for a restart
+        module.fail_json(msg=to_native(exc), changed=False, restart_required=False,
+                         drop_in_path=module.params["drop_in_path"])
     module.exit_json(**ret)
 
 

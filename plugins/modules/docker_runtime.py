@@ -15,7 +15,7 @@ version_added: "0.1.0"
 description:
   - Adds, corrects or removes a runtime entry (by default C(nvidia)) in Docker's C(daemon.json),
     optionally makes it the default runtime and sets C(features.cdi). Same result as
-    C(nvidia-ctk runtime configure --runtime=docker), without its losses.
+    C(nvidia-ctk runtime configure --runtime=docker).
   - Every key and value that is not the module's own is kept exactly, numbers included (a float
     keeps its text, integers of any size stay exact), and so is the key order. The module owns
     only C(runtimes.<name>.path), C(runtimes.<name>.runtimeArgs), C(default-runtime) (set when
@@ -23,18 +23,15 @@ description:
   - A missing, empty or whitespace-only file counts as C({}). A file that already has the wanted
     content is never rewritten, however it is formatted; RV(ignore:changed) is true only when the
     content changes.
-  - The file is written atomically (temporary file in the same directory, fsync, rename) keeping
-    its mode and owner; a new file gets mode C(0644) and a missing parent directory C(0755).
-    Symbolic links are followed and their target is written. If another process changes the
-    file while the module works, nothing is written and the module fails.
+  - A new file gets mode C(0644) and a missing parent directory C(0755). Symbolic links are
+    followed and their target is written.
   - When rewritten, the file keeps its indent (a new file gets 4 spaces, like C(nvidia-ctk)),
     existing keys keep their order, new keys are appended to their object, and the file ends
     with a newline.
   - Invalid JSON, a JSON value that is not an object, C(runtimes) or C(features) that are not
-    objects, a C(default-runtime) that is not a string, and duplicate keys make the module fail
-    with a message naming the file and the problem; the file is left untouched. Duplicate keys
-    are refused because Docker silently uses the last one, so such a file does not say what it
-    appears to say.
+    objects, a C(default-runtime) that is not a string, and duplicate keys (Docker silently uses
+    the last one) make the module fail with a message naming the file and the problem; the file
+    is left untouched.
   - Before replacing the file, the new content is checked with C(dockerd --validate) when the
     installed dockerd has that option (Docker 23.0 and later); otherwise the check is skipped and
     RV(validation) says why.
@@ -43,6 +40,9 @@ description:
     C(features.cdi), removing C(default-runtime) and removing the last runtime need a restart.
 author:
   - gpufleet maintainers (@gpufleet)
+extends_documentation_fragment:
+  - gpufleet.nvidia.runtime
+  - gpufleet.nvidia.runtime.edit_cycle
 options:
   path:
     description:
@@ -53,17 +53,14 @@ options:
     description:
       - Name of the runtime entry under C(runtimes) (C(docker run --runtime=<name>)).
       - Docker's own runtime names (C(runc), C(io.containerd.runc.v2) ...) are refused.
-    type: str
-    default: nvidia
   runtime_path:
     description:
-      - Value of C(runtimes.<name>.path). A bare name is looked up in dockerd's C(PATH), which
-        is what C(nvidia-ctk) writes; an absolute path such as C(/usr/bin/nvidia-container-runtime)
-        (what the legacy nvidia-docker2 package wrote) works as well.
+      - Value of C(runtimes.<name>.path). An absolute path (the default, what the nvidia-docker2
+        package wrote) or a bare name, which dockerd looks up in its C(PATH) (what C(nvidia-ctk)
+        writes).
       - An existing entry whose path differs is corrected.
+      - The same default in every module of the collection and in its roles.
       - Ignored when O(state=absent).
-    type: str
-    default: nvidia-container-runtime
   runtime_args:
     description:
       - Value of C(runtimes.<name>.runtimeArgs).
@@ -92,19 +89,17 @@ options:
       - V(present) registers the runtime; V(absent) removes it (see O(set_as_default)).
       - V(absent) also removes C(runtimes) when the runtime was its last entry. It never deletes
         the file; a file left as C({}) stays.
-    type: str
-    choices: [present, absent]
-    default: present
   backup:
     description:
-      - Before changing an existing file, copy it to C(<path>.<pid>.<timestamp>~) (mode, owner and
-        times kept). The copy is returned as RV(backup_file).
-    type: bool
-    default: false
+      - Before changing an existing file, copy it to C(<path>.<pid>.<timestamp>~), written
+        atomically, mode, owner, times and extended attributes kept. The copy is returned as
+        RV(backup_file).
   validate:
     description:
       - Check the new content with C(dockerd --validate --config-file <temporary file>) before the
         file is replaced; a rejected content makes the module fail and leaves the file untouched.
+      - The temporary file lives in a private temporary directory; in check mode nothing is
+        written, so the check is skipped and RV(validation) says so.
       - Skipped, with the reason in RV(validation), when dockerd is not installed or is older
         than Docker 23.0 (no C(--validate)).
       - This checks the file alone; options given to dockerd on its command line that clash with
@@ -115,6 +110,10 @@ options:
     description:
       - How a running dockerd picks the change up. Nothing is done when the file did not change,
         in check mode, or when dockerd is not running (it reads the file when it starts).
+      - Only a dockerd that reads O(path) is told: its command line (C(/proc/<pid>/cmdline)) names
+        O(path) with C(--config-file), or names no C(--config-file) and O(path) is
+        C(/etc/docker/daemon.json). Any other dockerd gets nothing, and a warning says which file
+        it reads.
       - V(auto) does what RV(reload_required) says, a SIGHUP when that is enough (registering a
         runtime, changing C(default-runtime)), a restart only when the change needs one
         (C(features.cdi), removing C(default-runtime) or the last runtime).
@@ -144,11 +143,10 @@ options:
       - Name of Docker's systemd unit or init script.
     type: str
     default: docker
-extends_documentation_fragment: []
 attributes:
   check_mode:
     support: full
-    description: Computes the change, the diff and RV(reload_required); writes nothing and signals nothing.
+    description: Computes the change, the diff and RV(reload_required); writes, locks and signals nothing.
   diff_mode:
     support: full
     description: Before and after text of the file, headed by its path.
@@ -187,9 +185,9 @@ EXAMPLES = r"""
   register: nvidia_docker_runtime
   notify: Reload Docker as required
 
-- name: Legacy nvidia-docker2 layout (absolute path)
+- name: What nvidia-ctk writes (a bare name, looked up in dockerd's PATH)
   gpufleet.nvidia.docker_runtime:
-    runtime_path: /usr/bin/nvidia-container-runtime
+    runtime_path: nvidia-container-runtime
     runtime_args: []
 
 - name: Remove the runtime (and default-runtime if it is nvidia)
@@ -249,7 +247,7 @@ reloaded:
   choices: [none, sighup, restart]
   sample: sighup
 reload_method:
-  description: How the reload was delivered, or why none was.
+  description: How the reload was delivered, or why none was (for example, the running dockerd reads another file).
   returned: success
   type: str
   sample: "SIGHUP to dockerd pid 812 (/var/run/docker.pid)"
@@ -260,20 +258,17 @@ validation:
   sample: "skipped: dockerd 20.10.24 has no --validate (Docker 23.0 or later has it)"
 """
 
-import os
-import signal
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import (
-    FileEditError,
-    backup_file,
-    read_text,
-    resolve_target,
-    write_atomic,
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _dockerd_reload as dockerd_reload
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._edit_cycle import (
+    EditCycle,
+    candidate_file,
+    run_with_retries,
 )
+from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import FileEditError, resolve_target
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.docker_config import (
     RELOAD_NONE,
     RELOAD_RESTART,
@@ -282,13 +277,15 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils.docker_config impo
     plan,
 )
 
+DEFAULT_RUNTIME_PATH = "/usr/bin/nvidia-container-runtime"
+
 
 def find_dockerd(module):
     return module.get_bin_path("dockerd", opt_dirs=["/usr/bin", "/usr/sbin", "/usr/local/bin"])
 
 
-def validate_content(module, content):
-    """Return ``(ok, note)`` for ``dockerd --validate`` on ``content``."""
+def validate_content(module, content, target):
+    """Return ``(ok, note)`` for ``dockerd --validate`` on ``content`` (written to a private temp dir)."""
     dockerd = find_dockerd(module)
     if not dockerd:
         return True, "skipped: dockerd is not installed"
@@ -297,147 +294,21 @@ def validate_content(module, content):
         rc, version, dummy = module.run_command([dockerd, "--version"])
         version = version.strip().split(",")[0].replace("Docker version ", "") if rc == 0 else ""
         return True, "skipped: dockerd %s has no --validate (Docker 23.0 or later has it)" % (version or dockerd)
-    fd, tmp = tempfile.mkstemp(prefix="daemon-", suffix=".json")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content.encode("utf-8"))
+    with candidate_file(content, "daemon.json", target) as tmp:
         rc, out, err = module.run_command([dockerd, "--validate", "--config-file", tmp])
-    finally:
-        os.unlink(tmp)
     message = (err.strip() or out.strip()).replace(tmp, "<new content>")
     if rc != 0:
         return False, message or "dockerd --validate exited with %d" % rc
     return True, "passed: dockerd --validate (%s)" % (message or "configuration OK")
 
 
-DEFAULT_PIDFILE = "/var/run/docker.pid"
-
-
-def systemd_unit_state(module, service):
-    """``None`` without systemd or when the unit is not active, else the unit's main PID (0 if unknown)."""
-    if not os.path.isdir("/run/systemd/system"):
-        return None
-    systemctl = module.get_bin_path("systemctl")
-    if not systemctl:
-        return None
-    rc, out, dummy = module.run_command([systemctl, "show", "--property=ActiveState", "--property=MainPID", service])
-    if rc != 0:
-        return None
-    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    if props.get("ActiveState") not in ("active", "reloading"):
-        return None
-    try:
-        return int(props.get("MainPID", "0"))
-    except ValueError:
-        return 0
-
-
-def dockerd_pid(pidfile):
-    """PID of the running dockerd named in ``pidfile``, else ``None``."""
-    try:
-        with open(pidfile) as handle:
-            pid = int(handle.read().strip())
-    except (IOError, OSError, ValueError):
-        return None
-    if pid <= 0:
-        return None
-    try:
-        with open("/proc/%d/comm" % pid) as handle:
-            comm = handle.read().strip()
-    except (IOError, OSError):
-        return None
-    return pid if comm.startswith("dockerd") else None
-
-
-def init_script_restart(module, service):
-    """``service <name> restart`` when an init script exists (no systemd), else ``None``."""
-    tool = module.get_bin_path("service")
-    if tool and os.path.exists(os.path.join("/etc/init.d", service)):
-        return [tool, service, "restart"]
-    return None
-
-
-def _run_or_fail(module, cmd):
-    rc, out, err = module.run_command(cmd)
-    if rc != 0:
-        module.fail_json(msg="%s was written but '%s' failed: %s"
-                         % (module.params["path"], " ".join(cmd), (err or out).strip()))
-    return " ".join([os.path.basename(cmd[0])] + cmd[1:])
-
-
-def deliver(module, action, pidfile, service):
-    """Send ``action`` to the dockerd this file belongs to; return ``(done, method)``.
-
-    The service manager is used only when it runs that dockerd: a systemd
-    unit whose main PID is the one in ``pidfile`` (or when there is no pid
-    file), an init script only for the default pid file.  Any other running
-    dockerd (a second instance with its own pid file) gets a SIGHUP
-    directly and is never restarted by the module.
-    """
-    main_pid = systemd_unit_state(module, service)
-    pid = dockerd_pid(pidfile)
-    by_systemd = main_pid is not None and (pid is None or main_pid in (0, pid))
-    if not by_systemd and pid is None:
-        return RELOAD_NONE, "dockerd is not running; it reads the file when it starts"
-    if action == RELOAD_SIGHUP:
-        if by_systemd:
-            return RELOAD_SIGHUP, _run_or_fail(module, [module.get_bin_path("systemctl", required=True),
-                                                        "reload", service])
-        try:
-            os.kill(pid, signal.SIGHUP)
-        except OSError as exc:
-            module.fail_json(msg="%s was written but SIGHUP to dockerd pid %d failed: %s"
-                             % (module.params["path"], pid, to_native(exc)))
-        return RELOAD_SIGHUP, "SIGHUP to dockerd pid %d (%s)" % (pid, pidfile)
-    if by_systemd:
-        return RELOAD_RESTART, _run_or_fail(module, [module.get_bin_path("systemctl", required=True),
-                                                     "restart", service])
-    cmd = init_script_restart(module, service) if os.path.realpath(pidfile) == os.path.realpath(DEFAULT_PIDFILE) else None
-    if cmd is None:
-        module.warn("dockerd (pid %d, %s) is not run by the %s service; restart it yourself so that the change "
-                    "takes effect" % (pid, pidfile, service))
-        return RELOAD_NONE, "dockerd pid %d is not run by a service manager the module can use" % pid
-    return RELOAD_RESTART, _run_or_fail(module, cmd)
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", default="/etc/docker/daemon.json"),
-            name=dict(type="str", default="nvidia"),
-            runtime_path=dict(type="str", default="nvidia-container-runtime"),
-            runtime_args=dict(type="list", elements="str"),
-            set_as_default=dict(type="bool"),
-            cdi=dict(type="bool"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            backup=dict(type="bool", default=False),
-            validate=dict(type="bool", default=True),
-            reload=dict(type="str", default="auto", choices=["auto", "sighup", "restart", "none"]),
-            pidfile=dict(type="path", default=DEFAULT_PIDFILE),
-            service=dict(type="str", default="docker"),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    path = p["path"]
-    target = resolve_target(path)
-
-    try:
-        text = read_text(path)
-    except FileEditError as exc:
-        module.fail_json(msg=to_native(exc), path=target)
-    try:
-        result = plan(text, state=p["state"], name=p["name"], runtime_path=p["runtime_path"],
-                      runtime_args=p["runtime_args"], set_as_default=p["set_as_default"],
-                      cdi=p["cdi"], path=path)
-    except DockerConfigError as exc:
-        module.fail_json(msg=to_native(exc), path=target)
-
+def summary(result, target):
+    """The module's return values for a plan ``result``."""
     after = result["after"]
     runtimes = after.get("runtimes")
     features = after.get("features")
     cdi = features.get("cdi") if isinstance(features, dict) else None
-    out = dict(
+    return dict(
         changed=result["changed"],
         path=target,
         runtimes=list(runtimes) if isinstance(runtimes, dict) else [],
@@ -449,37 +320,47 @@ def main():
         reload_method="nothing changed",
         validation="not needed: nothing changed",
     )
-    if not result["changed"]:
-        module.exit_json(**out)
 
-    if module._diff:
-        out["diff"] = dict(
-            before=text if text is not None else "",
-            after=result["after_text"],
-            before_header=target if text is not None else "%s (absent)" % target,
-            after_header=target,
-        )
 
-    if p["validate"]:
-        ok, note = validate_content(module, result["after_text"])
-        if not ok:
-            module.fail_json(msg="dockerd rejects the new content of %s (the file is unchanged): %s"
-                             % (target, note), path=target, diff=out.get("diff"))
-        out["validation"] = note
-    else:
-        out["validation"] = "skipped: validate=false"
+def edit(module):
+    """One locked cycle: read, plan, diff, validate, back up, write. Returns ``(out, plan result)``."""
+    p = module.params
+    path = p["path"]
+    with EditCycle([path], check_mode=module.check_mode) as cycle:
+        target = cycle.target(path)
+        text = cycle.text(path)
+        try:
+            result = plan(text, state=p["state"], name=p["name"], runtime_path=p["runtime_path"],
+                          runtime_args=p["runtime_args"], set_as_default=p["set_as_default"],
+                          cdi=p["cdi"], path=path)
+        except DockerConfigError as exc:
+            module.fail_json(msg=to_native(exc), path=target)
+        out = summary(result, target)
+        if not result["changed"]:
+            return out, result
+        cycle.set(path, result["after_text"])
+        if module._diff:
+            out["diff"] = cycle.diff(path, header=target)
+        if module.check_mode:
+            out["validation"] = "skipped: check mode writes nothing, not even a temporary file to validate"
+            out["reload_method"] = "check mode"
+            return out, result
+        if p["validate"]:
+            ok, note = validate_content(module, result["after_text"], target)
+            if not ok:
+                module.fail_json(msg="dockerd rejects the new content of %s (the file is unchanged): %s"
+                                 % (target, note), path=target, diff=out.get("diff"))
+            out["validation"] = note
+        else:
+            out["validation"] = "skipped: validate=false"
+        backups = cycle.commit(backup=p["backup"])
+        if path in backups:
+            out["backup_file"] = backups[path]
+    return out, result
 
-    if module.check_mode:
-        out["reload_method"] = "check mode"
-        module.exit_json(**out)
 
-    try:
-        if p["backup"] and text is not None:
-            out["backup_file"] = backup_file(target)
-        write_atomic(path, result["after_text"], expected=text)
-    except FileEditError as exc:
-        module.fail_json(msg=to_native(exc), path=target)
-
+def reload_dockerd(module, out, result):
+    p = module.params
     wanted = {"auto": result["reload_required"], "sighup": RELOAD_SIGHUP,
               "restart": RELOAD_RESTART, "none": RELOAD_NONE}[p["reload"]]
     if wanted == RELOAD_NONE:
@@ -488,10 +369,37 @@ def main():
         module.warn("no SIGHUP sent: %s" % result["sighup_hazard"])
         out["reload_method"] = "SIGHUP refused: %s" % result["sighup_hazard"]
     else:
-        out["reloaded"], out["reload_method"] = deliver(module, wanted, p["pidfile"], p["service"])
+        out["reloaded"], out["reload_method"] = dockerd_reload.deliver(module, wanted, out["path"], p["pidfile"],
+                                                                       p["service"])
         if out["reloaded"] == RELOAD_SIGHUP and result["reload_required"] == RELOAD_RESTART:
             module.warn("dockerd was sent SIGHUP, but this change takes effect only after a restart: %s"
                         % "; ".join(result["reload_reasons"]))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", default="/etc/docker/daemon.json"),
+            name=dict(type="str", default="nvidia"),
+            runtime_path=dict(type="path", default=DEFAULT_RUNTIME_PATH),
+            runtime_args=dict(type="list", elements="str"),
+            set_as_default=dict(type="bool"),
+            cdi=dict(type="bool"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            backup=dict(type="bool", default=False),
+            validate=dict(type="bool", default=True),
+            reload=dict(type="str", default="auto", choices=["auto", "sighup", "restart", "none"]),
+            pidfile=dict(type="path", default=dockerd_reload.DEFAULT_PIDFILE),
+            service=dict(type="str", default="docker"),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        out, result = run_with_retries(lambda: edit(module))
+    except FileEditError as exc:
+        module.fail_json(msg=to_native(exc), path=resolve_target(module.params["path"]))
+    if result["changed"] and not module.check_mode:
+        reload_dockerd(module, out, result)
     module.exit_json(**out)
 
 

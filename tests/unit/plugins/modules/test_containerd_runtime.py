@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import atomic_file
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle, atomic_file
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import loads
 from ansible_collections.gpufleet.nvidia.plugins.modules import containerd_runtime
 
@@ -132,7 +132,7 @@ def test_failure_between_write_and_rename_keeps_original(etc, run_module, monkey
             raise OSError(28, "No space left on device")
         return real(path, content, _before_rename=hook, **kw)
 
-    monkeypatch.setattr(containerd_runtime, "write_atomic", boom)
+    monkeypatch.setattr(_edit_cycle, "write_atomic", boom)
     res = run_module(containerd_runtime, args(etc))
     assert res["failed"] and "No space left on device" in res["msg"]
     assert cfg.read_bytes() == original

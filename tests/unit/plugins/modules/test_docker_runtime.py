@@ -11,14 +11,15 @@ import pytest
 
 from ansible.module_utils.common import warnings as ansible_warnings
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import atomic_file
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _dockerd_reload as dockerd_reload
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle, atomic_file
 from ansible_collections.gpufleet.nvidia.plugins.modules import docker_runtime
 
 EXPECTED_NEW = (
     '{\n'
     '    "runtimes": {\n'
     '        "nvidia": {\n'
-    '            "path": "nvidia-container-runtime",\n'
+    '            "path": "/usr/bin/nvidia-container-runtime",\n'
     '            "runtimeArgs": []\n'
     '        }\n'
     '    }\n'
@@ -30,8 +31,8 @@ EXPECTED_NEW = (
 def no_host_docker(monkeypatch):
     """Keep the host's dockerd and systemd out of unit tests unless a test brings its own."""
     monkeypatch.setattr(docker_runtime, "find_dockerd", lambda module: None)
-    monkeypatch.setattr(docker_runtime, "systemd_unit_state", lambda module, service: None)
-    monkeypatch.setattr(docker_runtime, "init_script_restart", lambda module, service: None)
+    monkeypatch.setattr(dockerd_reload, "systemd_unit_state", lambda module, service: None)
+    monkeypatch.setattr(dockerd_reload, "init_script_restart", lambda module, service: None)
     global_warnings = getattr(ansible_warnings, "_global_warnings", None)
     if isinstance(global_warnings, list):
         del global_warnings[:]
@@ -86,7 +87,7 @@ def test_second_run_changes_nothing(run_module, conf):
 
 def test_correct_but_differently_formatted_file_is_not_rewritten(run_module, conf):
     conf.parent.mkdir(parents=True)
-    conf.write_text('{"runtimes":{"nvidia":{"path":"nvidia-container-runtime","args":[]}},"debug":true}')
+    conf.write_text('{"runtimes":{"nvidia":{"path":"/usr/bin/nvidia-container-runtime","args":[]}},"debug":true}')
     before = snapshot(conf)
     result = run_module(docker_runtime, args(conf), diff=True)
     assert result["changed"] is False
@@ -109,7 +110,7 @@ def test_check_mode_with_diff_writes_nothing(run_module, conf):
     assert diff["before"] == '{\n  "log-driver": "journald"\n}\n'
     assert json.loads(diff["after"]) == {
         "log-driver": "journald",
-        "runtimes": {"nvidia": {"path": "nvidia-container-runtime", "runtimeArgs": []}},
+        "runtimes": {"nvidia": {"path": "/usr/bin/nvidia-container-runtime", "runtimeArgs": []}},
         "default-runtime": "nvidia",
     }
     assert diff["after"].startswith('{\n  "log-driver"'), "2-space indent of the file kept"
@@ -168,7 +169,7 @@ def test_symlink_followed(run_module, tmp_path):
     assert result["path"] == str(real)
     assert result["diff"]["after_header"] == str(real)
     assert os.path.islink(str(link))
-    assert json.loads(real.read_text())["runtimes"]["nvidia"]["path"] == "nvidia-container-runtime"
+    assert json.loads(real.read_text())["runtimes"]["nvidia"]["path"] == "/usr/bin/nvidia-container-runtime"
 
 
 @pytest.mark.parametrize("content,message", [
@@ -307,14 +308,14 @@ while True:
 
 
 @pytest.fixture
-def running_dockerd(tmp_path):
-    """A process named dockerd that counts SIGHUPs, with its pid file."""
+def running_dockerd(tmp_path, conf):
+    """A process named dockerd that reads ``conf`` (--config-file) and counts SIGHUPs, with its pid file."""
     script = tmp_path / "fake" / "dockerd"
     script.parent.mkdir()
     script.write_text(HUP_COUNTER)
     os.chmod(str(script), 0o755)
     log = tmp_path / "fake" / "hup.log"
-    proc = subprocess.Popen([str(script), str(log)])
+    proc = subprocess.Popen([str(script), str(log), "--config-file", str(conf)])
     for dummy in range(100):
         if log.exists():
             break
@@ -392,8 +393,8 @@ def _record_commands(monkeypatch):
 def test_restart_through_init_script_for_the_default_instance(run_module, conf, running_dockerd, monkeypatch):
     pidfile, log = running_dockerd
     calls = _record_commands(monkeypatch)
-    monkeypatch.setattr(docker_runtime, "DEFAULT_PIDFILE", str(pidfile))
-    monkeypatch.setattr(docker_runtime, "init_script_restart",
+    monkeypatch.setattr(dockerd_reload, "DEFAULT_PIDFILE", str(pidfile))
+    monkeypatch.setattr(dockerd_reload, "init_script_restart",
                         lambda module, service: ["/usr/sbin/service", service, "restart"])
     result = run_module(docker_runtime, args(conf, pidfile=str(pidfile), cdi=True, service="docker.io"))
     assert result["reloaded"] == "restart"
@@ -405,7 +406,7 @@ def test_second_instance_is_never_restarted_by_the_service(run_module, conf, run
     # a dockerd with its own pid file is not the one the init script or unit runs
     pidfile, log = running_dockerd
     calls = _record_commands(monkeypatch)
-    monkeypatch.setattr(docker_runtime, "init_script_restart",
+    monkeypatch.setattr(dockerd_reload, "init_script_restart",
                         lambda module, service: ["/usr/sbin/service", service, "restart"])
     result = run_module(docker_runtime, args(conf, pidfile=str(pidfile), cdi=True))
     assert result["reloaded"] == "none"
@@ -416,7 +417,7 @@ def test_second_instance_is_never_restarted_by_the_service(run_module, conf, run
 def test_systemd_unit_running_another_dockerd_is_not_used(run_module, conf, running_dockerd, monkeypatch):
     pidfile, log = running_dockerd
     calls = _record_commands(monkeypatch)
-    monkeypatch.setattr(docker_runtime, "systemd_unit_state", lambda module, service: 1)
+    monkeypatch.setattr(dockerd_reload, "systemd_unit_state", lambda module, service: 1)
     result = run_module(docker_runtime, args(conf, pidfile=str(pidfile)))
     assert result["reloaded"] == "sighup"
     assert result["reload_method"].startswith("SIGHUP to dockerd pid ")
@@ -435,7 +436,8 @@ def test_sighup_when_restart_needed_warns(run_module, conf, running_dockerd):
 
 def test_systemd_reload_used_when_unit_active(run_module, conf, monkeypatch):
     calls = _record_commands(monkeypatch)
-    monkeypatch.setattr(docker_runtime, "systemd_unit_state", lambda module, service: 812)
+    monkeypatch.setattr(dockerd_reload, "systemd_unit_state", lambda module, service: 812)
+    monkeypatch.setattr(dockerd_reload, "reads_config", lambda pid, path: (True, path))
     monkeypatch.setattr(docker_runtime.AnsibleModule, "get_bin_path",
                         lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name)
     result = run_module(docker_runtime, args(conf, service="docker"))
@@ -458,12 +460,12 @@ def test_systemd_unit_state_parses_systemctl_show(monkeypatch):
             return 0, self.out, ""
 
     monkeypatch.undo()
-    monkeypatch.setattr(docker_runtime.os.path, "isdir", lambda p: p == "/run/systemd/system" or os.path.lexists(p))
+    monkeypatch.setattr(dockerd_reload.os.path, "isdir", lambda p: p == "/run/systemd/system" or os.path.lexists(p))
     module = Module()
     module.out = "MainPID=812\nActiveState=active\n"
-    assert docker_runtime.systemd_unit_state(module, "docker") == 812
+    assert dockerd_reload.systemd_unit_state(module, "docker") == 812
     module.out = "MainPID=0\nActiveState=inactive\n"
-    assert docker_runtime.systemd_unit_state(module, "docker") is None
+    assert dockerd_reload.systemd_unit_state(module, "docker") is None
 
 
 def test_pidfile_of_another_process_is_ignored(run_module, conf, tmp_path):
@@ -499,7 +501,7 @@ def test_concurrent_edit_is_not_overwritten(run_module, conf, monkeypatch):
             conf.write_text('{"debug": false}\n')
         return real_write(path, content, _before_rename=other_writer, **kwargs)
 
-    monkeypatch.setattr(docker_runtime, "write_atomic", racing_write)
+    monkeypatch.setattr(_edit_cycle, "write_atomic", racing_write)
     result = run_module(docker_runtime, args(conf))
     assert result["failed"] is True
     assert "changed by another process" in result["msg"]

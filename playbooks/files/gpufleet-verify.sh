@@ -16,6 +16,16 @@ say() { printf '%s|%s|%s\n' "$1" "$2" "$(printf '%s' "$3" | tr '\n|' '  ' | cut 
 last() { printf '%s\n' "$1" | sed '/^[[:space:]]*$/d' | tail -n 1; }
 run() { timeout "$GV_TIMEOUT" "$@" 2>&1; }
 gpu_lines() { printf '%s\n' "$1" | grep -c '^GPU [0-9]'; }
+# the GPU UUIDs an `nvidia-smi -L` output names, sorted, on one line
+uuids() { printf '%s\n' "$1" | grep -o 'UUID: GPU-[0-9a-fA-F-]*' | cut -c7- | sort | tr '\n' ' '; }
+host_uuids=""
+# a container's `nvidia-smi -L` against the host's: CHECK PASS|FAIL reason
+judge() { # judge CHECK RC OUTPUT WHAT
+  if [ "$2" -ne 0 ]; then say "$1" FAIL "$4 rc=$2: $(last "$3")"
+  elif [ -n "$host_uuids" ] && [ "$(uuids "$3")" != "$host_uuids" ]; then
+    say "$1" FAIL "$4: the container sees $(uuids "$3")but the host has $host_uuids"
+  else say "$1" PASS "$4: $(gpu_lines "$3") GPU(s)${host_uuids:+, the same UUIDs as the host}"; fi
+}
 
 if [ "${GV_GPUS:-0}" -eq 0 ] && [ "${GV_JETSON:-0}" != 1 ]; then
   for c in host_nvidia_smi docker_gpus docker_runtime docker_cdi device_query torch containerd; do
@@ -30,6 +40,7 @@ smi="${GV_NVIDIA_SMI:-}"
 if [ -n "$smi" ]; then
   out=$(run "$smi" -L); rc=$?
   if [ $rc -eq 0 ]; then say host_nvidia_smi PASS "$(gpu_lines "$out") GPU(s): $(printf '%s\n' "$out" | head -n 1)"
+    host_uuids=$(uuids "$out")
   else say host_nvidia_smi FAIL "nvidia-smi rc=$rc: $(last "$out")"; fi
 elif [ "${GV_JETSON:-0}" = 1 ]; then
   say host_nvidia_smi SKIP "Jetson without nvidia-smi (L4T before R36)"
@@ -47,17 +58,23 @@ else
   want="$GV_GPUS"; [ "${GV_JETSON:-0}" = 1 ] && want=1
   # the seeds' first check: docker run --rm --gpus all <image> nvidia-smi
   out=$(run docker run --rm "$gpus" "$GV_IMAGE" nvidia-smi -L); rc=$?
-  if [ $rc -eq 0 ]; then say docker_gpus PASS "docker run $gpus: $(gpu_lines "$out") GPU(s)"
-  else say docker_gpus FAIL "docker run $gpus rc=$rc: $(last "$out")"; fi
+  judge docker_gpus "$rc" "$out" "docker run $gpus"
   # the nvidia runtime by name, GPUs chosen by NVIDIA_VISIBLE_DEVICES
   out=$(run docker run --rm --runtime="$GV_RUNTIME" -e NVIDIA_VISIBLE_DEVICES=all "$GV_IMAGE" nvidia-smi -L); rc=$?
-  if [ $rc -eq 0 ]; then say docker_runtime PASS "--runtime=$GV_RUNTIME: $(gpu_lines "$out") GPU(s)"
-  else say docker_runtime FAIL "--runtime=$GV_RUNTIME rc=$rc: $(last "$out")"; fi
-  # CDI: only when a spec exists
+  judge docker_runtime "$rc" "$out" "--runtime=$GV_RUNTIME"
+  # CDI: only when a spec exists. Docker 25+ takes CDI devices itself
+  # (--device); an older engine gets them through the nvidia runtime, which
+  # reads a fully qualified CDI name in NVIDIA_VISIBLE_DEVICES from the spec.
   if [ -s /etc/cdi/nvidia.yaml ] || [ -s /var/run/cdi/nvidia.yaml ] || [ -s /etc/cdi/nvidia.json ]; then
-    out=$(run docker run --rm --device nvidia.com/gpu=all "$GV_IMAGE" nvidia-smi -L); rc=$?
-    if [ $rc -eq 0 ]; then say docker_cdi PASS "--device nvidia.com/gpu=all: $(gpu_lines "$out") GPU(s)"
-    else say docker_cdi FAIL "--device nvidia.com/gpu=all rc=$rc: $(last "$out")"; fi
+    engine=$(docker version --format '{{.Server.Version}}' 2>/dev/null)
+    if [ "${engine%%.*}" -ge 25 ] 2>/dev/null; then
+      out=$(run docker run --rm --device nvidia.com/gpu=all "$GV_IMAGE" nvidia-smi -L); rc=$?
+      judge docker_cdi "$rc" "$out" "--device nvidia.com/gpu=all"
+    else
+      out=$(run docker run --rm --runtime="$GV_RUNTIME" -e NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=all \
+        "$GV_IMAGE" nvidia-smi -L); rc=$?
+      judge docker_cdi "$rc" "$out" "Docker $engine has no --device CDI (25+); --runtime=$GV_RUNTIME with nvidia.com/gpu=all"
+    fi
   else
     say docker_cdi SKIP "no CDI specification (container_toolkit_cdi: true generates one)"
   fi

@@ -34,7 +34,7 @@ def _plain(value):
     return value
 
 
-def docker_daemon_json_plan(content, state="present", name="nvidia", runtime_path="nvidia-container-runtime",
+def docker_daemon_json_plan(content, state="present", name="nvidia", runtime_path="/usr/bin/nvidia-container-runtime",
                             runtime_args=None, set_as_default=None, cdi=None, path="/etc/docker/daemon.json",
                             base64_encoded=False):
     """``{changed, error, reload_required, runtimes, default_runtime}`` for ``content``.

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Prove nvidia_gpu_facts on a real GPU host and time it.
 #
-# Expects, in the current directory:
-#   .whl/      ansible-core and its dependencies as wheels for this host's Python
-#   .devtree/  a collections root holding ansible_collections/gpufleet/nvidia
-# (or an ansible-core already importable, and ANSIBLE_COLLECTIONS_PATH set).
+# Expects, in the current directory, what tests/perf/device_bundle.sh builds:
+#   .devproof/whl/   ansible-core and its dependencies as wheels for this host's Python
+#   .devproof/tree/  a collections root holding ansible_collections/gpufleet/nvidia
+#   .devproof/docker.tar.xz, debs.tar.xz, busybox.xz: for the GPU container proof
+#                    (tests/perf/device_docker_proof.sh, run when they are there)
+# (or an ansible-core already importable, and ANSIBLE_COLLECTIONS_PATH set;
+# .whl/ and .devtree/ are still read, as earlier runs laid them out).
 # Writes everything it prints to $OUT (default ./device-proof):
 #   env.txt          ansible, python and nvidia-smi versions
 #   facts.txt        `ansible localhost -m gpufleet.nvidia.nvidia_gpu_facts`
@@ -19,15 +22,18 @@
 #   site.txt         playbooks/site.yml against this host (in no group: nothing
 #                    to do), then in check mode as a gpu_docker_hosts member
 #                    (the driver branch and kernel modules chosen for its GPUs)
+#   docker-proof.txt the GPU container proof (tests/perf/device_docker_proof.sh)
 set -uo pipefail
 OUT=${OUT:-$PWD/device-proof}
 mkdir -p "$OUT"
-if [ -d .whl ]; then
+WHL=.whl; [ -d .devproof/whl ] && WHL=.devproof/whl
+if [ -d "$WHL" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
+    --target /tmp/site "$WHL"/*.whl || exit 1
   export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
 fi
 [ -d .devtree ] && export ANSIBLE_COLLECTIONS_PATH=$PWD/.devtree
+[ -d .devproof/tree ] && export ANSIBLE_COLLECTIONS_PATH=$PWD/.devproof/tree
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false PYTHONUNBUFFERED=1
 COLLECTION=${ANSIBLE_COLLECTIONS_PATH%%:*}/ansible_collections/gpufleet/nvidia
 PY=$(command -v python3)
@@ -96,4 +102,7 @@ printf '[gpu_docker_hosts]\nlocalhost\n' >"$OUT/inventory.ini"
   echo "\$ ansible-playbook -i inventory.ini (localhost in gpu_docker_hosts) -c local playbooks/site.yml --check --diff"
   play -i "$OUT/inventory.ini" "$COLLECTION/playbooks/site.yml" --check --diff; echo "[rc=$?]"
 } >"$OUT/site.txt" 2>&1
-cat "$OUT"/facts.txt "$OUT"/osfacts.txt "$OUT"/verify.txt "$OUT"/report/fleet.md "$OUT"/site.txt "$OUT"/bench.txt
+if [ -f .devproof/docker.tar.xz ]; then
+  OUT=$OUT COLLECTION=$COLLECTION PY=$PY SMI=$SMI bash "$(dirname "$0")/device_docker_proof.sh"
+fi
+cat "$OUT"/facts.txt "$OUT"/osfacts.txt "$OUT"/verify.txt "$OUT"/report/fleet.md "$OUT"/site.txt "$OUT"/bench.txt "$OUT"/docker-proof.txt 2>/dev/null

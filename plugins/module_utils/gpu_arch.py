@@ -99,9 +99,38 @@ PCI_ID_RANGES = (
     (0x2C00, 0x2C7F, "Blackwell", "GB203", "12.0"),
     (0x2D00, 0x2D7F, "Blackwell", "GB206", "12.0"),
     (0x2D80, 0x2DFF, "Blackwell", "GB207", "12.0"),
+    (0x2E00, 0x2E7F, "Blackwell", "GB20B", "12.1"),
     (0x2F00, 0x2F7F, "Blackwell", "GB205", "12.0"),
     (0x3180, 0x31FF, "Blackwell", "GB110", "10.3"),
 )
+
+
+# GPUs of NVIDIA's Grace superchips, joined to a Grace CPU by NVLink-C2C
+# (device names from the PCI ID repository, version 2026.08.22).
+SUPERCHIP_GPUS = {
+    0x2342: "GH200",    # GH100 [GH200 120GB / 480GB]
+    0x2348: "GH200",    # GH100 [GH200 144G HBM3e]
+    0x2941: "GB200",    # GB100 [HGX GB200]
+    0x31C2: "GB300",    # GB110 [GB300]
+    0x31C3: "GB300",    # GB110 [GB300]
+}
+
+
+# Blackwell datacenter chips: the GPUs of fourth-generation NVSwitch (NVLink 5)
+# systems (HGX/DGX B200, B300, GB200/GB300 NVL).
+NVLINK5_CHIPS = ("GB100/GB102", "GB110")
+
+
+def nvlink5_capable(device_id):
+    """True for a GPU that can sit on a fourth-generation NVSwitch (NVLink 5) baseboard."""
+    known = lookup_device(device_id) if device_id else None
+    return bool(known and known["chip"] in NVLINK5_CHIPS)
+
+
+def superchip_of(device_id):
+    """``GH200``, ``GB200`` or ``GB300`` for the GPU of a Grace superchip, else ``None``."""
+    number = parse_device_id(device_id)
+    return SUPERCHIP_GPUS.get(number) if number is not None else None
 
 
 def parse_device_id(value):

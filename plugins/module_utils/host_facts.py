@@ -267,3 +267,126 @@ def container_facts(binaries, packages, package_source):
             "path": path,
         }
     return facts
+
+
+def parse_nvswitch_information(text):
+    """Parse ``/proc/driver/nvidia-nvswitch/devices/<bus id>/information``.
+
+    The nvidia-nvswitch driver prints three lines (kernel-open/nvidia/procfs_nvswitch.c
+    of NVIDIA's open-gpu-kernel-modules)::
+
+        BIOS Version: 96.10.6d.00.01
+        UUID: SWX-8a2e2c0c-9e1b-0c3e-7a41-3b9d0d5c6e71
+        Physical location ID: 0001
+
+    Returns ``{bios_version, uuid, physical_id}`` (``physical_id`` as an int).
+    """
+    fields = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    bios = fields.get("BIOS Version")
+    physical = fields.get("Physical location ID")
+    try:
+        physical_id = int(physical, 16) if physical else None
+    except ValueError:
+        physical_id = None
+    return {
+        "bios_version": bios if bios and bios != "N/A" else None,
+        "uuid": fields.get("UUID") or None,
+        "physical_id": physical_id,
+    }
+
+
+# Arm CPU implementer and part numbers of the /proc/cpuinfo "CPU implementer" and
+# "CPU part" lines (Linux arch/arm64/include/asm/cputype.h).  NVIDIA Grace has
+# 72 Arm Neoverse V2 cores per CPU.
+ARM_PARTS = {
+    (0x41, 0xD0C): "Neoverse-N1",
+    (0x41, 0xD40): "Neoverse-V1",
+    (0x41, 0xD49): "Neoverse-N2",
+    (0x41, 0xD4F): "Neoverse-V2",
+    (0x41, 0xD84): "Neoverse-V3",
+}
+
+# SMCCC SoC id of /sys/devices/soc0/soc_id: "jep106:<bank+manufacturer>:<chip>".
+# 036b is NVIDIA's JEP106 code and 0241 the Grace chip (NVIDIA DCGM,
+# modules/sysmon/DcgmSystemMonitor.cpp, ReadCpuVendorAndModel).
+NVIDIA_JEP106 = "036b"
+GRACE_SOC_CHIP = "0241"
+
+
+def _hex_field(value):
+    try:
+        return int(value, 16) if value and value.lower().startswith("0x") else int(value or "", 0)
+    except ValueError:
+        return None
+
+
+def parse_cpuinfo(text):
+    """The first processor of ``/proc/cpuinfo``: ``{vendor_id, model_name, implementer, part}``.
+
+    x86 prints ``vendor_id`` and ``model name``; arm64 prints ``CPU implementer``
+    (``0x41`` Arm) and ``CPU part`` (``0xd4f`` Neoverse V2).  Only the first
+    block is read (all cores of a server CPU are alike).
+    """
+    fields = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    return {
+        "vendor_id": fields.get("vendor_id") or None,
+        "model_name": fields.get("model name") or None,
+        "implementer": _hex_field(fields.get("CPU implementer")),
+        "part": _hex_field(fields.get("CPU part")),
+    }
+
+
+def parse_soc_id(text):
+    """``jep106:036b:0241`` -> ``{manufacturer: "036b", chip: "0241"}``; anything else -> ``None``."""
+    match = re.match(r"^\s*jep106:([0-9a-fA-F]{4}):([0-9a-fA-F]{4})\s*$", text or "")
+    if not match:
+        return None
+    return {"manufacturer": match.group(1).lower(), "chip": match.group(2).lower()}
+
+
+def cpu_facts(machine, cpuinfo, soc_id_text):
+    """The ``host.cpu`` facts from the kernel machine name, /proc/cpuinfo and the SoC id.
+
+    ``grace`` is true when the SoC id names NVIDIA's Grace chip; ``null`` when
+    the SoC id is unreadable (kernels without SMCCC SoC id support) on an
+    Arm host whose cores are Neoverse V2, which Grace and other CPUs use
+    alike; the GPU facts settle that case (see :func:`gpu_facts.superchip`).
+    """
+    info = parse_cpuinfo(cpuinfo)
+    soc = parse_soc_id(soc_id_text)
+    core = None
+    if info["implementer"] is not None and info["part"] is not None:
+        core = ARM_PARTS.get((info["implementer"], info["part"]))
+    vendor = info["vendor_id"]
+    model = info["model_name"]
+    grace = False
+    if soc and soc["manufacturer"] == NVIDIA_JEP106:
+        vendor = "NVIDIA"
+        grace = soc["chip"] == GRACE_SOC_CHIP
+        if grace:
+            model = "Grace"
+    elif soc is None and core == "Neoverse-V2" and machine in ("aarch64", "arm64"):
+        grace = None
+    if vendor is None and info["implementer"] == 0x41:
+        vendor = "Arm"
+    return {
+        "vendor": vendor,
+        "model": model or core,
+        "core": core,
+        "implementer": "0x%02x" % info["implementer"] if info["implementer"] is not None else None,
+        "part": "0x%03x" % info["part"] if info["part"] is not None else None,
+        "soc_id": soc_id_text.strip() if soc else None,
+        "grace": grace,
+    }

@@ -27,6 +27,7 @@ import re
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.pci import (
     hex_id,
     is_nvidia_display,
+    is_nvswitch,
     normalize_bus_id,
 )
 
@@ -144,3 +145,8 @@ def parse_vmm(text):
 def nvidia_display_devices(devices):
     """Only the NVIDIA display/3D functions of a parsed lspci listing."""
     return [d for d in devices if is_nvidia_display(d["vendor_id"], d["class_id"])]
+
+
+def nvswitch_devices(devices):
+    """Only the NVSwitch functions (NVIDIA, class 0x0680) of a parsed lspci listing."""
+    return [d for d in devices if is_nvswitch(d["vendor_id"], d["class_id"])]

@@ -13,7 +13,14 @@ or ``/sys/module/nvidia/version``): ``compute_cap`` exists from the R510
 branch on; a 470 driver answers ``Field "compute_cap" is not a valid field to
 query.`` with exit code 2.  Only when that version is unknown, or the
 nvidia-smi binary is older than the loaded module (as inside some snaps and
-containers), does the module retry once without the fields nvidia-smi named.
+containers), does the module retry once: without the fields nvidia-smi named
+and without every field at least as new as those (nvidia-smi names only the
+first field it does not know).
+
+Which branch knows which field was read from the field table of NVIDIA's own
+nvidia-smi binaries (Debian's 470.256.02, 535.261.03 and 550.163.01 packages;
+``tests/fixtures/gpu-hosts/debian-nvidia-smi-fields``) and the 580.159.04
+binary of the H200 test host (``--help-query-gpu``).
 
 Pure functions; Python 3.6+.
 """
@@ -39,10 +46,31 @@ QUERY_FIELDS = (
     ("persistence_mode", "persistence_mode"),
     ("mig.mode.current", "mig_mode"),
     ("vbios_version", "vbios_version"),
+    ("mig.mode.pending", "mig_mode_pending"),
+    ("fabric.state", "fabric_state"),
+    ("fabric.status", "fabric_status"),
+    ("fabric.cliqueId", "fabric_clique_id"),
+    ("fabric.clusterUuid", "fabric_cluster_uuid"),
+    ("c2c.mode", "c2c_mode"),
+    ("addressing_mode", "addressing_mode"),
 )
 
-# Fields newer than the rest, with the first driver branch that knows them.
-FIELD_MIN_BRANCH = {"compute_cap": 510}
+# Fields newer than the rest, with the first driver branch known to have them:
+# MIG arrived with R450 (A100); 470 has both MIG fields.  The fabric state and
+# status and the addressing mode are in 535 and not in 470; C2C mode and the
+# fabric clique and cluster in 550 and not in 535.  Branches in between are
+# not asked for fields they may or may not know.
+FIELD_MIN_BRANCH = {
+    "compute_cap": 510,
+    "mig.mode.current": 450,
+    "mig.mode.pending": 450,
+    "fabric.state": 535,
+    "fabric.status": 535,
+    "addressing_mode": 535,
+    "fabric.cliqueId": 550,
+    "fabric.clusterUuid": 550,
+    "c2c.mode": 550,
+}
 
 # Values nvidia-smi prints for "no value" (with and without brackets, any case).
 _NO_VALUE = frozenset([
@@ -85,6 +113,23 @@ def fields_for_driver(version):
             continue
         fields.append(field)
     return fields
+
+
+def fields_after_rejection(fields, rejected):
+    """The fields for the one retry after nvidia-smi rejected ``rejected``; ``None``: do not retry.
+
+    nvidia-smi stops at the first field it does not know, so a binary that
+    rejects a field of branch N also lacks every field of branch N and newer:
+    those go too.  A rejected field that every branch knows (``index``) or
+    one this module did not ask for means something else is wrong: no retry.
+    """
+    rejected = [field for field in rejected if field in fields]
+    if not rejected or any(FIELD_MIN_BRANCH.get(field) is None for field in rejected):
+        return None
+    oldest = min(FIELD_MIN_BRANCH[field] for field in rejected)
+    reduced = [field for field in fields
+               if field not in rejected and FIELD_MIN_BRANCH.get(field, 0) < oldest]
+    return reduced if reduced else None
 
 
 def query_arguments(fields):
@@ -156,6 +201,39 @@ def _to_mode(value):
     return None
 
 
+_FABRIC_STATES = {
+    "completed": "completed", "in progress": "in_progress", "not started": "not_started",
+    "not supported": "not_supported", "[not supported]": "not_supported",
+}
+
+
+def _to_fabric_state(text):
+    """``Completed`` -> ``completed``, ``In Progress`` -> ``in_progress``, ``Not Supported`` ->
+    ``not_supported``; ``N/A`` (no fabric on this GPU or driver) -> ``None``.
+
+    Read from the raw cell: the generic placeholders would turn ``Not Supported`` into ``None``.
+    """
+    lowered = (text or "").strip().lower()
+    if lowered in ("", "n/a", "[n/a]"):
+        return None
+    return _FABRIC_STATES.get(lowered, re.sub(r"[^a-z0-9]+", "_", lowered).strip("_") or None)
+
+
+def _to_fabric_status(text):
+    """``Success`` or NVML's error text, as printed; ``N/A`` (state not completed) -> ``None``."""
+    value = (text or "").strip().strip("[]").strip()
+    return None if value.lower() in ("", "n/a") else value
+
+
+def _to_clique_id(value):
+    return _to_int(value)
+
+
+def _to_addressing_mode(value):
+    """``HMM``, ``ATS`` or ``None`` (neither) -> ``hmm``, ``ats``, ``none``."""
+    return value.lower() if value else None
+
+
 def _to_compute_capability(value):
     if value is None:
         return None
@@ -168,7 +246,17 @@ _CONVERTERS = {
     "memory_total_mib": _to_mib,
     "persistence_mode": _to_mode,
     "mig_mode": _to_mode,
+    "mig_mode_pending": _to_mode,
+    "c2c_mode": _to_mode,
     "compute_capability": _to_compute_capability,
+    "fabric_clique_id": _to_clique_id,
+    "addressing_mode": _to_addressing_mode,
+}
+
+# Converters that read the cell as printed, before the placeholders are dropped.
+_RAW_CONVERTERS = {
+    "fabric_state": _to_fabric_state,
+    "fabric_status": _to_fabric_status,
 }
 
 
@@ -196,6 +284,9 @@ def parse_query_output(text, fields):
         row = {}
         for position, field in enumerate(fields):
             key = keys.get(field, field)
+            if key in _RAW_CONVERTERS:
+                row[key] = _RAW_CONVERTERS[key](cells[position]) if position < len(cells) else None
+                continue
             value = clean_value(cells[position]) if position < len(cells) else None
             converter = _CONVERTERS.get(key)
             row[key] = converter(value) if converter else value

@@ -16,6 +16,27 @@ __metaclass__ = type
 import re
 
 NVIDIA_VENDOR_ID = "0x10de"
+MELLANOX_VENDOR_ID = "0x15b3"
+
+# NVSwitch: an NVIDIA function of class 0x0680 ("bridge, other"); the
+# nvidia-nvswitch driver claims every such function (kernel-open/nvidia/
+# linux_nvswitch.c of NVIDIA's open-gpu-kernel-modules, PCI_CLASS_BRIDGE_NVSWITCH).
+NVSWITCH_CLASS_PREFIX = "0x0680"
+
+# NVSwitch PCI device ids -> (generation, chip, NVLink version, GPU generation it joins).
+# Sources: src/common/nvswitch/kernel/nvswitch.c of NVIDIA's open-gpu-kernel-modules
+# (nvswitch_lr10_device_ids, nvswitch_ls10_device_ids) and the PCI ID repository
+# (10de:1af1 "GA100 [A100 NVSwitch]", 10de:22a3 "GH100 [H100 NVSwitch]").
+# First-generation NVSwitches (HGX-2 / DGX-2, Volta) are not in either source: their
+# ids are unknown here, such a switch is still counted (by its class) with generation null.
+# Fourth-generation NVSwitches (NVLink 5, HGX B200/B300) are no PCI function of the
+# host at all; see :func:`vpd_is_nvswitch_management`.
+NVSWITCH_IDS = (
+    # (first id, last id, generation, chip, NVLink version, GPU architecture)
+    (0x1AE8, 0x1AE8, 2, "LR10", 3, "Ampere"),
+    (0x1AF0, 0x1AFF, 2, "LR10", 3, "Ampere"),
+    (0x22A0, 0x22AF, 3, "LS10", 4, "Hopper"),
+)
 
 # Attribute files read for every PCI function that may be an NVIDIA GPU.
 SYSFS_ATTRIBUTES = (
@@ -72,6 +93,97 @@ def is_nvidia_display(vendor_id, class_id):
     vendor = hex_id(vendor_id)
     klass = hex_id(class_id, 6)
     return vendor == NVIDIA_VENDOR_ID and klass is not None and klass.startswith("0x03")
+
+
+def is_nvswitch(vendor_id, class_id):
+    """True for an NVSwitch function: NVIDIA, class 0x0680 (bridge, other)."""
+    vendor = hex_id(vendor_id)
+    klass = hex_id(class_id, 6)
+    return vendor == NVIDIA_VENDOR_ID and klass is not None and klass.startswith(NVSWITCH_CLASS_PREFIX)
+
+
+def nvswitch_generation(device_id):
+    """NVSwitch facts for a PCI device id: ``{generation, chip, nvlink_version, gpu_architecture}``.
+
+    Every value is ``None`` for an id the table does not know (a first-generation
+    switch, or one newer than the table).
+    """
+    number = hex_id(device_id)
+    result = {"generation": None, "chip": None, "nvlink_version": None, "gpu_architecture": None}
+    if number is None:
+        return result
+    value = int(number, 16)
+    for first, last, generation, chip, nvlink, architecture in NVSWITCH_IDS:
+        if first <= value <= last:
+            result.update(generation=generation, chip=chip, nvlink_version=nvlink, gpu_architecture=architecture)
+            break
+    return result
+
+
+def is_mellanox_network(vendor_id, class_id):
+    """True for an NVIDIA Networking (Mellanox) network function: vendor 0x15b3, class 0x02xx
+    (0x0200 Ethernet, 0x0207 InfiniBand); every ConnectX and BlueField port is RDMA-capable."""
+    vendor = hex_id(vendor_id)
+    klass = hex_id(class_id, 6)
+    return vendor == MELLANOX_VENDOR_ID and klass is not None and klass.startswith("0x02")
+
+
+def parse_vpd(raw):
+    """PCI Vital Product Data (the ``vpd`` file of a function in sysfs) -> dict.
+
+    The format is the PCI specification's (section "Vital Product Data"): a
+    large-resource "identifier string" (tag 0x82), a read-only list (tag 0x90)
+    and an optional read-write list (tag 0x91) of ``keyword (2 bytes), length
+    (1 byte), data`` fields, and a small-resource end tag (0x78).  Returns
+    ``{"name": identifier string or None, "fields": {keyword: text}}``; bytes
+    after the end tag or a truncated resource are ignored.
+    """
+    result = {"name": None, "fields": {}}
+    if not raw:
+        return result
+    data = bytearray(raw)
+    position = 0
+    while position < len(data):
+        tag = data[position]
+        if not tag & 0x80 and (tag >> 3) == 0x0F:     # small-resource end tag
+            break
+        if not tag & 0x80:                      # other small resources: skip
+            position += 1 + (tag & 0x07)
+            continue
+        if position + 3 > len(data):
+            break
+        length = data[position + 1] | (data[position + 2] << 8)
+        body = data[position + 3:position + 3 + length]
+        if len(body) < length:
+            break
+        if tag == 0x82:
+            result["name"] = body.decode("latin-1").strip("\x00 ") or None
+        elif tag in (0x90, 0x91):
+            offset = 0
+            while offset + 3 <= len(body):
+                keyword = body[offset:offset + 2].decode("latin-1")
+                size = body[offset + 2]
+                value = body[offset + 3:offset + 3 + size]
+                if keyword != "RV" and keyword != "RW":
+                    result["fields"][keyword] = value.decode("latin-1").rstrip("\x00 ")
+                offset += 3 + size
+        position += 3 + length
+    return result
+
+
+def vpd_is_nvswitch_management(raw):
+    """True when a ConnectX function's VPD marks it as an NVSwitch management port.
+
+    On systems with fourth-generation NVSwitches (HGX/DGX B200, B300) the
+    switches are reached through a ConnectX-7 bridge on the GPU baseboard; its
+    "limited physical functions" carry ``SMDL=SW_MNG`` in a vendor-specific VPD
+    field, which is how NVIDIA's Fabric Manager start script finds them (NVIDIA
+    Fabric Manager User Guide, "Systems Using Fourth Generation NVSwitches").
+    """
+    for value in parse_vpd(raw)["fields"].values():
+        if "SMDL=SW_MNG" in value.split(":") or value == "SMDL=SW_MNG":
+            return True
+    return False
 
 
 def link_generation(speed):

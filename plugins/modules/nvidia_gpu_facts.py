@@ -28,7 +28,7 @@ description:
     C(SecureBoot) EFI variable and the package database (C(/var/lib/dpkg/status), or one
     C(rpm -q) call on RPM hosts) for container engines and NVIDIA container components.
   - Never fails for a missing GPU, driver, C(nvidia-smi) or C(lspci); what could not be learned
-    is C(null) and explained in O(ignore:msg) and warnings.
+    is C(null) and explained in RV(msg) and warnings.
 author:
   - gpufleet maintainers (@gpufleet)
 options:
@@ -402,7 +402,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_facts, host_facts, lspci, nvidia_smi, pci
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_arch, gpu_facts, host_facts, lspci, nvidia_smi, pci
 
 # Searched after PATH: NVIDIA's container-host location, then the usual system dirs.
 EXTRA_BIN_DIRS = ["/usr/local/nvidia/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
@@ -505,33 +505,100 @@ class Gatherer(object):
         return rc, out or "", err or ""
 
     # ---- sysfs -------------------------------------------------------
-    def sysfs_gpus(self):
-        """NVIDIA display functions from sysfs; ``None`` when sysfs has no PCI bus."""
+    def sysfs_pci(self):
+        """NVIDIA display functions, NVSwitches and NVIDIA Networking NICs from sysfs.
+
+        Returns ``{"gpus": [...], "nvswitches": [...], "nics": [...]}`` of
+        :func:`pci.device_from_sysfs` results, or ``None`` when sysfs has no PCI
+        bus.  Only the ``vendor`` file is read for other functions.
+        """
         base = self.path("sys/bus/pci/devices")
         try:
             entries = sorted(os.listdir(base))
         except OSError:
             return None
-        devices = []
+        found = {"gpus": [], "nvswitches": [], "nics": []}
         for entry in entries:
             directory = os.path.join("sys/bus/pci/devices", entry)
-            vendor = self.read(os.path.join(directory, "vendor"))
-            if not vendor or vendor.strip().lower() != pci.NVIDIA_VENDOR_ID:
+            vendor = (self.read(os.path.join(directory, "vendor")) or "").strip().lower()
+            if vendor not in (pci.NVIDIA_VENDOR_ID, pci.MELLANOX_VENDOR_ID):
                 continue
             klass = (self.read(os.path.join(directory, "class")) or "").strip()
-            if not pci.is_nvidia_display(vendor, klass):
+            if pci.is_nvidia_display(vendor, klass):
+                kind = "gpus"
+            elif pci.is_nvswitch(vendor, klass):
+                kind = "nvswitches"
+            elif pci.is_mellanox_network(vendor, klass) and not os.path.lexists(self.path(os.path.join(directory, "physfn"))):
+                kind = "nics"      # physical functions only: SR-IOV virtual functions add nothing
+            else:
                 continue
-            attributes = {}
-            for name in pci.SYSFS_ATTRIBUTES:
-                value = self.read(os.path.join(directory, name))
-                if value is not None:
-                    attributes[name] = value.strip()
+            found[kind].append(self.pci_device(entry, directory, kind == "gpus"))
+        return found
+
+    def pci_device(self, entry, directory, link_state):
+        attributes = {}
+        for name in pci.SYSFS_ATTRIBUTES if link_state else pci.SYSFS_ATTRIBUTES[:7]:
+            value = self.read(os.path.join(directory, name))
+            if value is not None:
+                attributes[name] = value.strip()
+        try:
+            driver_link = os.readlink(self.path(os.path.join(directory, "driver")))
+        except OSError:
+            driver_link = None
+        return pci.device_from_sysfs(entry, attributes, driver_link)
+
+    def proc_nvswitches(self):
+        """``(driver present, {bus id: information})`` from ``/proc/driver/nvidia-nvswitch``."""
+        base = "proc/driver/nvidia-nvswitch"
+        if not os.path.isdir(self.path(base)):
+            return False, {}
+        try:
+            entries = os.listdir(self.path(os.path.join(base, "devices")))
+        except OSError:
+            entries = []
+        found = {}
+        for entry in entries:
+            text = self.read(os.path.join(base, "devices", entry, "information"))
+            if text is not None:
+                found[entry] = host_facts.parse_nvswitch_information(text)
+        return True, found
+
+    def infiniband(self, read_vpd):
+        """RDMA devices of ``/sys/class/infiniband`` with their PCI function.
+
+        The VPD (to find NVSwitch management ports) is read only when
+        ``read_vpd``: a VPD read goes to the device and takes milliseconds.
+        """
+        base = "sys/class/infiniband"
+        try:
+            entries = sorted(os.listdir(self.path(base)))
+        except OSError:
+            return []
+        devices = []
+        for name in entries:
+            device_dir = os.path.join(base, name, "device")
             try:
-                driver_link = os.readlink(self.path(os.path.join(directory, "driver")))
+                bus_id = os.path.basename(os.path.realpath(self.path(device_dir)))
             except OSError:
-                driver_link = None
-            devices.append(pci.device_from_sysfs(entry, attributes, driver_link))
+                bus_id = None
+            if not os.path.isdir(self.path(device_dir)) or pci.normalize_bus_id(bus_id or "") is None:
+                continue        # software RDMA (rxe, siw): no PCI function
+            info = self.pci_device(bus_id, device_dir, False)
+            info["name"] = name
+            info["nvswitch_management"] = False
+            if read_vpd and info["vendor_id"] == pci.MELLANOX_VENDOR_ID:
+                info["nvswitch_management"] = pci.vpd_is_nvswitch_management(
+                    self.read(os.path.join(device_dir, "vpd"), binary=True))
+            devices.append(info)
         return devices
+
+    def read_head(self, relative, size=4096):
+        """The first ``size`` bytes of a file as text (``/proc/cpuinfo`` is generated per CPU on read)."""
+        try:
+            with io.open(self.path(relative), "rb") as handle:
+                return handle.read(size).decode("utf-8", "replace")
+        except (IOError, OSError):
+            return None
 
     def proc_gpus(self):
         base = "proc/driver/nvidia/gpus"
@@ -547,12 +614,13 @@ class Gatherer(object):
         return found
 
     # ---- commands ----------------------------------------------------
-    def lspci_gpus(self, lspci_bin):
+    def lspci_devices(self, lspci_bin):
+        """Every PCI function lspci lists (parsed); empty when lspci failed."""
         rc, out, err = self.run([lspci_bin, "-vmm", "-nn", "-D", "-k"], "lspci")
         if rc != 0:
             self.warnings.append("lspci failed (rc=%s): %s" % (rc, (err or out).strip()[:200]))
             return []
-        return lspci.nvidia_display_devices(lspci.parse_vmm(out))
+        return lspci.parse_vmm(out)
 
     def nvidia_smi(self, smi_bin, driver_version):
         """One query (two only if an unknown-version nvidia-smi rejects a field): (rows, error or None)."""
@@ -567,9 +635,8 @@ class Gatherer(object):
                 self.warnings.extend(warnings)
                 return rows, None
             if failure["kind"] == "invalid_field" and calls == 1:
-                rejected = set(failure["fields"])
-                reduced = [f for f in fields if f not in rejected]
-                if reduced and len(reduced) < len(fields) and all(f not in rejected for f in ("index", "pci.bus_id")):
+                reduced = nvidia_smi.fields_after_rejection(fields, failure["fields"])
+                if reduced:
                     fields = reduced
                     continue
             message = failure["message"]
@@ -590,13 +657,15 @@ def gather(module):
     loaded_modules = host_facts.parse_proc_modules(g.read("proc/modules"))
     kernel_version = parsed_version["version"] or module_version
 
-    # GPUs from sysfs, the driver's /proc view, then lspci for names.
-    sysfs_devices = g.sysfs_gpus()
+    # GPUs (and NVSwitches, NICs) from sysfs, the driver's /proc view, then lspci for names.
+    sysfs = g.sysfs_pci()
+    sysfs_devices = sysfs["gpus"] if sysfs is not None else None
     proc_gpus = g.proc_gpus()
     lspci_bin = g.find_binary("lspci", params["lspci_path"])
-    lspci_devices = []
+    lspci_all = []
     if lspci_bin and (sysfs_devices is None or sysfs_devices):
-        lspci_devices = g.lspci_gpus(lspci_bin)
+        lspci_all = g.lspci_devices(lspci_bin)
+    lspci_devices = lspci.nvidia_display_devices(lspci_all)
     if sysfs_devices is None and not lspci_bin:
         g.warnings.append("%s is not readable and lspci is not installed: PCI devices cannot be listed"
                           % g.path("sys/bus/pci/devices"))
@@ -679,6 +748,18 @@ def gather(module):
     }
 
     gpus = gpu_facts.merge_gpus(sysfs_devices, lspci_devices, proc_gpus, smi_rows, driver["branch"])
+
+    # Datacenter servers: NVSwitches, RDMA NICs, Grace.
+    switch_driver, proc_switches = g.proc_nvswitches()
+    # Fourth-generation NVSwitches come only with Blackwell datacenter GPUs; only then
+    # is the VPD of the ConnectX functions read to find their management ports.
+    ib_devices = g.infiniband(any(gpu_arch.nvlink5_capable(gpu["device_id"]) for gpu in gpus))
+    nvswitch = gpu_facts.nvswitch_facts(
+        sysfs["nvswitches"] if sysfs is not None else None, lspci.nvswitch_devices(lspci_all),
+        proc_switches, switch_driver, [d["name"] for d in ib_devices if d["nvswitch_management"]])
+    cpu = host_facts.cpu_facts(machine, g.read_head("proc/cpuinfo"), g.read("sys/devices/soc0/soc_id"))
+    host["cpu"] = cpu
+    host["grace"], host["superchip"] = gpu_facts.superchip(cpu, gpus)
     facts = {
         "gpu_count": len(gpus),
         "architectures": gpu_facts.architectures(gpus),
@@ -686,6 +767,9 @@ def gather(module):
         "driver": driver,
         "host": host,
         "container": host_facts.container_facts(binaries, container_pkgs, package_source),
+        "nvswitch": nvswitch,
+        "nvlink": gpu_facts.nvlink_facts(gpus, nvswitch),
+        "rdma": gpu_facts.rdma_facts(sysfs["nics"] if sysfs is not None else [], ib_devices, loaded_modules),
     }
 
     warnings = list(g.warnings)

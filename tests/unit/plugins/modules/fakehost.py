@@ -137,10 +137,159 @@ def h100_nvidia_smi_answer(fields):
 
     Values come from the real capture nvsmi-query-basic.txt (header + row);
     units are dropped as ``nounits`` does.
+
+    The fields that capture lacks (MIG pending mode, fabric, C2C and addressing
+    mode) come from the same host's ``nvidia-smi -q`` (nvsmi-q.txt), written the
+    way the same driver (580.159.04) writes them in a CSV query on the H200
+    host (``N/A`` without brackets for the fabric fields; field-values.tsv).
     """
     text, _rc = load(H100, "nvsmi-query-basic.txt")
     header, row = text.splitlines()[:2]
     names = [name.split(" [")[0].strip() for name in header.split(",")]
     values = dict(zip(names, [value.strip() for value in row.split(",")]))
     values["memory.total"] = values["memory.total"].split()[0]
+    q, _rc = load(H100, "nvsmi-q.txt")
+    values["mig.mode.pending"] = q_value(q, "MIG Mode", "Pending")
+    values["fabric.state"] = q_value(q, "Fabric", "State")
+    values["fabric.status"] = q_value(q, "Fabric", "Status")
+    values["fabric.cliqueId"] = q_value(q, "Fabric", "CliqueId")
+    values["fabric.clusterUuid"] = q_value(q, "Fabric", "ClusterUUID")
+    values["c2c.mode"] = q_value(q, None, "GPU C2C Mode")
+    values["addressing_mode"] = q_value(q, None, "Addressing Mode")
     return ", ".join(values[field] for field in fields) + "\n"
+
+
+def q_value(text, section, key):
+    """A value of ``nvidia-smi -q`` output: ``key`` at GPU level, or under ``section``."""
+    current = None
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        indent = len(line) - len(line.lstrip())
+        if indent == 4:
+            current = name.strip() if not value.strip() else None
+            if section is None and sep and name.strip() == key:
+                return value.strip()
+        elif indent == 8 and section is not None and current == section and sep and name.strip() == key:
+            return value.strip()
+    raise KeyError("%s/%s not in nvidia-smi -q output" % (section, key))
+
+
+# ---- the H200 host (real captures) -----------------------------------------
+H200 = "h200-1gpu-driver580"
+
+
+def build_pci(root, lines):
+    """PCI functions from ``bus vendor device class [driver] [physfn=bus]`` lines (sys-pci format)."""
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        bus_id, vendor, device, klass = parts[:4]
+        driver = parts[4] if len(parts) > 4 and parts[4] != "-" and "=" not in parts[4] else None
+        add_pci_device(root, bus_id, {"vendor": vendor, "device": device, "class": klass}, driver=driver)
+        for extra in parts[4:]:
+            if extra.startswith("physfn="):
+                os.symlink("../" + extra[7:], os.path.join(str(root), "sys", "bus", "pci", "devices", bus_id, "physfn"))
+
+
+def h200_root(root):
+    """The captured H200 VM: sysfs PCI ids of every function, /proc/driver/nvidia, /proc/modules."""
+    text, _rc = load(H200, "sys-pci.txt")
+    build_pci(root, text.splitlines())
+    os.symlink("../../../bus/pci/drivers/nvidia",
+               os.path.join(str(root), "sys", "bus", "pci", "devices", "0000:00:06.0", "driver"))
+    version, _rc = load(H200, "proc-nvidia-version.txt")
+    write(root, "proc/driver/nvidia/version", version)
+    info, _rc = load(H200, "proc-nvidia-gpus.txt")
+    lines = info.splitlines()
+    write(root, "proc/driver/nvidia/gpus/0000:00:06.0/information", "\n".join(lines[1:]) + "\n")
+    modules, _rc = load(H200, "proc-modules.txt")
+    write(root, "proc/modules", modules)
+    write(root, "sys/module/nvidia/version", "580.159.04\n")
+    # proc-nvswitch.txt: the directory exists with no device; sys-infiniband.txt: empty class
+    os.makedirs(os.path.join(str(root), "proc", "driver", "nvidia-nvswitch", "devices"))
+    write(root, "proc/driver/nvidia-nvswitch/permissions", "DeviceFileMode: 438\n")
+    os.makedirs(os.path.join(str(root), "sys", "class", "infiniband"))
+    return root
+
+
+def h200_nvidia_smi_answer(fields):
+    """What the H200's nvidia-smi prints for ``--query-gpu=<fields> --format=csv,noheader,nounits``.
+
+    Every value is the real answer of field-values.tsv (one query per field;
+    ``nounits`` drops the unit) or of smi-query-datacenter.txt for the
+    camel-case fields that file lacks.
+    """
+    values = {}
+    with open(os.path.join(GPU_HOSTS, H200, "field-values.tsv")) as handle:
+        for line in handle.read().splitlines():
+            name, _tab, value = line.partition("\t")
+            values[name] = value.rstrip("|")
+    datacenter, _rc = load(H200, "smi-query-datacenter.txt")
+    asked = ["index", "uuid", "pci.bus_id", "name", "mig.mode.current", "mig.mode.pending", "fabric.state",
+             "fabric.status", "fabric.clusterUuid", "fabric.cliqueId", "addressing_mode"]
+    for name, value in zip(asked, datacenter.splitlines()[0].split(", ")):
+        values.setdefault(name, value)
+    answer = []
+    for field in fields:
+        value = values[field]
+        if value.endswith(" MiB"):
+            value = value[:-4]
+        answer.append(value)
+    return ", ".join(answer) + "\n"
+
+
+# ---- composed hosts (documented formats; see each folder's README) ---------
+def composed(host, name):
+    with open(os.path.join(GPU_HOSTS, host, name)) as handle:
+        return handle.read()
+
+
+def csv_answer(host, name, fields):
+    """Rows of a composed ``<field> [unit], ...`` CSV for the requested ``fields`` (nounits, noheader)."""
+    lines = composed(host, name).splitlines()
+    names = [cell.split(" [")[0].strip() for cell in lines[0].split(", ")]
+    rows = []
+    for line in lines[1:]:
+        values = dict(zip(names, line.split(", ")))
+        rows.append(", ".join(values[field] for field in fields))
+    return "".join(row + "\n" for row in rows)
+
+
+def compose_vpd(product, fields):
+    """PCI VPD bytes (PCI specification format) with an identifier string and read-only ``fields``."""
+    name = product.encode("latin-1")
+    body = b""
+    for keyword, value in fields:
+        data = value.encode("latin-1")
+        body += keyword.encode("latin-1") + bytes([len(data)]) + data
+    body += b"RV" + bytes([1]) + b"\x00"      # checksum field (value not checked)
+    return (bytes([0x82, len(name) & 0xFF, len(name) >> 8]) + name
+            + bytes([0x90, len(body) & 0xFF, len(body) >> 8]) + body + b"\x78")
+
+
+def composed_root(root, host):
+    """A composed datacenter host: sysfs PCI functions, NVSwitch /proc entries, RDMA devices."""
+    build_pci(root, composed(host, "sys-pci.txt").splitlines())
+    folder = os.path.join(GPU_HOSTS, host)
+    if os.path.exists(os.path.join(folder, "proc-nvswitch-information.txt")):
+        bus_id, lines = None, []
+        for line in composed(host, "proc-nvswitch-information.txt").splitlines() + ["== end"]:
+            if line.startswith("== "):
+                if bus_id:
+                    write(root, "proc/driver/nvidia-nvswitch/devices/%s/information" % bus_id,
+                          "\n".join(lines) + "\n")
+                bus_id, lines = line[3:], []
+            else:
+                lines.append(line)
+    if os.path.exists(os.path.join(folder, "sys-class-infiniband.txt")):
+        for line in composed(host, "sys-class-infiniband.txt").splitlines():
+            parts = line.split()
+            name, bus_id = parts[0], parts[1]
+            directory = os.path.join(str(root), "sys", "class", "infiniband", name)
+            os.makedirs(directory)
+            os.symlink("../../../bus/pci/devices/" + bus_id, os.path.join(directory, "device"))
+            if len(parts) > 2:
+                vpd = compose_vpd("Nvidia ConnectX-7", [("PN", "692-9X760-00SE-S00"), ("VA", parts[2])])
+                write(root, "sys/bus/pci/devices/%s/vpd" % bus_id, vpd, mode="wb")
+    return root

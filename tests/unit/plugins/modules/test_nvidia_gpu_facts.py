@@ -16,7 +16,12 @@ import fakehost  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_gpu_facts  # noqa: E402
 
 FIELDS = ["index", "pci.bus_id", "name", "uuid", "serial", "driver_version", "memory.total",
-          "compute_cap", "persistence_mode", "mig.mode.current", "vbios_version"]
+          "compute_cap", "persistence_mode", "mig.mode.current", "vbios_version", "mig.mode.pending",
+          "fabric.state", "fabric.status", "fabric.cliqueId", "fabric.clusterUuid", "c2c.mode", "addressing_mode"]
+# What a 470 driver is asked: no compute_cap (510), fabric state/status and addressing mode (535),
+# C2C mode and fabric clique/cluster (550).
+FIELDS_470 = ["index", "pci.bus_id", "name", "uuid", "serial", "driver_version", "memory.total",
+              "persistence_mode", "mig.mode.current", "vbios_version", "mig.mode.pending"]
 NOT_LOADED = fakehost.load("debian12-nogpu-nvidia-smi535", "nvsmi-query-nounits.txt")[0]
 NO_LIBRARY = fakehost.load("debian12-nogpu-nvidia-smi535", "nvsmi-nolib.txt")[0]
 
@@ -172,15 +177,13 @@ def test_old_driver_chooses_fields_without_retry(host, run_module):
     fakehost.write(host["root"], "proc/driver/nvidia/version",
                    "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.256.02  Thu May  2 14:37:44 UTC 2024\n")
     fakehost.write(host["root"], "sys/module/nvidia/version", "470.256.02\n")
-    old_fields = [f for f in FIELDS if f != "compute_cap"]
-    answer = fakehost.h100_nvidia_smi_answer(old_fields).replace("580.159.04", "470.256.02")
+    answer = fakehost.h100_nvidia_smi_answer(FIELDS_470).replace("580.159.04", "470.256.02")
     bad, bad_rc = fakehost.load(fakehost.H100, "nvsmi-query-bad.txt")
     fake = smi(host, outputs=[("compute_cap", bad.replace("not_a_field", "compute_cap"), bad_rc)],
                default=(answer, 0))
     result = run(host, run_module, {"root": str(host["root"])})
     nvidia = facts_of(result)
-    assert len(fakehost.calls(fake)) == 1
-    assert "compute_cap" not in fakehost.calls(fake)[0]
+    assert fakehost.calls(fake) == ["--query-gpu=%s --format=csv,noheader,nounits" % ",".join(FIELDS_470)]
     gpu = nvidia["gpus"][0]
     assert gpu["compute_capability"] == "9.0" and gpu["compute_capability_source"] == "pci_id"
     assert nvidia["driver"]["kernel_module"] == "proprietary"
@@ -195,14 +198,15 @@ def test_unknown_version_old_binary_retries_once(host, run_module):
     fakehost.h100_root(host["root"])
     os.remove(str(host["root"] / "proc" / "driver" / "nvidia" / "version"))
     os.remove(str(host["root"] / "sys" / "module" / "nvidia" / "version"))
-    old_fields = [f for f in FIELDS if f != "compute_cap"]
     bad, bad_rc = fakehost.load(fakehost.H100, "nvsmi-query-bad.txt")
     fake = smi(host, outputs=[("compute_cap", bad.replace("not_a_field", "compute_cap"), bad_rc)],
-               default=(fakehost.h100_nvidia_smi_answer(old_fields), 0))
+               default=(fakehost.h100_nvidia_smi_answer(FIELDS_470), 0))
     nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
     made = fakehost.calls(fake)
     assert len(made) == 2
-    assert "compute_cap" in made[0] and "compute_cap" not in made[1]
+    assert "compute_cap" in made[0]
+    # nvidia-smi names only the first unknown field: everything as new as it goes too
+    assert made[1] == "--query-gpu=%s --format=csv,noheader,nounits" % ",".join(FIELDS_470)
     assert nvidia["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
     assert nvidia["driver"]["version"] == "580.159.04"        # from nvidia-smi's driver_version
 
@@ -230,7 +234,7 @@ def test_odd_output_placeholders_and_short_rows(host, run_module):
     assert gpu["serial"] is None and gpu["memory_total_mib"] is None
     assert gpu["persistence_mode"] is None and gpu["mig_mode"] is None
     assert gpu["vbios_version"] == "96.00.DA.00.0C"                     # from /proc
-    assert any("10 values for 11 fields" in w for w in result["warnings"])
+    assert any("10 values for 18 fields" in w for w in result["warnings"])
     assert any("not a GPU row" in w for w in result["warnings"])
 
 

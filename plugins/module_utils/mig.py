@@ -357,6 +357,22 @@ def describe_layout(gpu):
     return "\n".join(lines) + "\n"
 
 
+def summary(state):
+    """The state as the module returns it: per GPU its mode and instances, profile names only."""
+    gpus = []
+    for gpu in state["gpus"]:
+        gpus.append({
+            "index": gpu["index"], "uuid": gpu.get("uuid"), "bus_id": gpu.get("bus_id"),
+            "mig_supported": gpu.get("mig_supported"), "mig_current": gpu.get("mig_current"),
+            "mig_pending": gpu.get("mig_pending"),
+            "instances": [{
+                "id": gi.get("id"), "profile": gi["profile"], "start": gi.get("start"), "size": gi.get("size"),
+                "compute_instances": [ci_name(c["slices"], gi["profile"]) for c in gi["compute_instances"]],
+            } for gi in gpu.get("instances", [])],
+        })
+    return gpus
+
+
 # ---------------------------------------------------------------- declarations
 
 def normalize_instances(instances, gpu=None):
@@ -798,13 +814,13 @@ def needs_processes(actions):
     return any(a["action"] in ("destroy_ci", "destroy_gi", "enable_mig", "disable_mig") for a in actions)
 
 
-def unmet(state, declarations):
-    """What in ``state`` still differs from ``declarations`` (empty list when all is met)."""
+def unmet(state, declarations, skip=()):
+    """What in ``state`` still differs from ``declarations`` (empty list when all is met); ``skip``: GPU indexes."""
     chosen = resolve_declarations(state, declarations)
     problems = []
     for gpu in state["gpus"]:
         decl = chosen.get(gpu["index"])
-        if decl is None:
+        if decl is None or gpu["index"] in skip:
             continue
         want_mig = decl.get("mig", True)
         mode = ENABLED if want_mig else DISABLED
@@ -847,15 +863,18 @@ def gather(run, gpus_with_mig=None, with_processes=False):
     """Read the state with as few nvidia-smi calls as needed; ``run(argv) -> (rc, out, err)``.
 
     One ``--query-gpu`` call always; ``mig -lgip``, ``-lgipp``, ``-lgi`` and
-    ``-lci`` (one call each, for all GPUs) only when a GPU has MIG (current
-    or pending) or ``gpus_with_mig`` asks for its profiles; the process
-    table only with ``with_processes``.
+    ``-lci`` (one call each, for all GPUs) only when a GPU that supports MIG
+    has it (current or pending) or is in ``gpus_with_mig`` (indexes, or
+    ``True`` for every GPU); the process table only with ``with_processes``.
     """
     rc, out, err = run(["--query-gpu=" + GPU_QUERY_FIELDS, "--format=csv,noheader"])
     if rc != 0:
         raise MigCommandError("nvidia-smi --query-gpu failed (rc=%d): %s" % (rc, (err or out).strip()))
     query = parse_gpu_query(out)
-    wanted = set(gpus_with_mig or [])
+    if gpus_with_mig is True:
+        wanted = set(g["index"] for g in query)
+    else:
+        wanted = set(gpus_with_mig or [])
     need_mig = any(g["mig_supported"] and (g["mig_current"] == ENABLED or g["mig_pending"] == ENABLED
                                            or g["index"] in wanted) for g in query)
     parsed = {}

@@ -59,3 +59,13 @@ def test_branch_support():
         gpu_arch.branch_supports("Tesla", 580)
     info = gpu_arch.architecture_info("Blackwell")
     assert info["open_kernel"] == "required" and info["recommended_branch"] == 580
+
+
+def test_superchips_and_nvlink5():
+    assert gpu_arch.superchip_of("0x2342") == "GH200" and gpu_arch.superchip_of("0x2348") == "GH200"
+    assert gpu_arch.superchip_of("0x2941") == "GB200" and gpu_arch.superchip_of("0x31c2") == "GB300"
+    assert gpu_arch.superchip_of("0x2330") is None and gpu_arch.superchip_of(None) is None
+    assert gpu_arch.nvlink5_capable("0x2901") and gpu_arch.nvlink5_capable("0x3182")      # B200, B300
+    assert not gpu_arch.nvlink5_capable("0x2b85") and not gpu_arch.nvlink5_capable("0x2330")
+    assert gpu_arch.lookup_device("0x2e12") == {"architecture": "Blackwell", "chip": "GB20B",
+                                                "compute_capability": "12.1"}        # GB10 (DGX Spark)

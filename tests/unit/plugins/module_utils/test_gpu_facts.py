@@ -62,3 +62,73 @@ def test_summary_lines():
                       "nvidia_smi_error": "the NVIDIA kernel module is not loaded"}
     assert gpu_facts.summary(base) == ("no NVIDIA GPU found; NVIDIA driver installed but not loaded; "
                                        "nvidia-smi: the NVIDIA kernel module is not loaded")
+
+
+def test_mig_facts():
+    assert gpu_facts.mig_facts({}) == {"supported": None, "current": None, "pending": None, "reset_pending": False}
+    assert gpu_facts.mig_facts({"mig_mode": None, "mig_mode_pending": None})["supported"] is False   # [N/A]
+    assert gpu_facts.mig_facts({"mig_mode": False, "mig_mode_pending": True}) == {
+        "supported": True, "current": False, "pending": True, "reset_pending": True}
+
+
+def gpu(state=None, status=None, cluster=None, c2c=None, device="0x2330", arch="Hopper"):
+    return {"device_id": device, "architecture": arch, "c2c_mode": c2c,
+            "fabric": {"state": state, "status": status, "clique_id": None, "cluster_uuid": cluster}}
+
+
+def test_nvlink_facts():
+    none = gpu_facts.nvswitch_facts(None, [], {}, False, [])
+    assert gpu_facts.nvlink_facts([gpu(), gpu()], none)["fabric_ready"] is None
+    assert gpu_facts.nvlink_facts([gpu("not_supported")], none)["fabric_ready"] is None
+    mixed = gpu_facts.nvlink_facts([gpu("completed", "Success"), gpu("in_progress")], none)
+    assert mixed["fabric_states"] == {"completed": 1, "in_progress": 1} and mixed["fabric_ready"] is False
+    assert gpu_facts.nvlink_facts([gpu("completed", "Success")] * 2, none)["fabric_ready"] is True
+    assert gpu_facts.nvlink_facts([gpu("completed", "Unknown Error")], none)["fabric_ready"] is False
+    multi = gpu_facts.nvlink_facts([gpu("completed", "Success", "5bd1c3e2-7c7a-4a26-9b8e-2f6d0f0c1a11", True)], none)
+    assert multi["multi_node"] is True and multi["c2c"] is True
+    zero = gpu_facts.nvlink_facts([gpu("completed", "Success", "00000000-0000-0000-0000-000000000000")], none)
+    assert zero["multi_node"] is False
+
+
+def test_nvswitch_facts_merge_and_management_ports():
+    switch = pci.device_from_sysfs("0000:05:00.0", {"vendor": "0x10de", "device": "0x1af1", "class": "0x068000"},
+                                   "../../../bus/pci/drivers/nvidia-nvswitch")
+    facts = gpu_facts.nvswitch_facts([switch], [], {"0000:05:00.0": {"uuid": "SWX-1", "bios_version": None,
+                                                                     "physical_id": 3}}, True, [])
+    assert (facts["count"], facts["generation"], facts["nvlink_version"]) == (1, 2, 3)
+    assert facts["devices"][0]["chip"] == "LR10" and facts["devices"][0]["uuid"] == "SWX-1"
+    # a switch only the driver lists (sysfs unreadable, no lspci)
+    facts = gpu_facts.nvswitch_facts(None, [], {"0000:06:00.0": {"uuid": "SWX-2", "bios_version": None,
+                                                                 "physical_id": 1}}, True, [])
+    assert facts["count"] == 1 and facts["devices"][0]["kernel_driver"] == "nvidia-nvswitch"
+    facts = gpu_facts.nvswitch_facts([], [], {}, False, ["mlx5_3", "mlx5_1"])
+    assert facts["management_ports"] == ["mlx5_1", "mlx5_3"] and facts["generation"] == 4
+    assert facts["fabric_manager_required"] and facts["nvlsm_required"]
+    unknown = pci.device_from_sysfs("0000:07:00.0", {"vendor": "0x10de", "device": "0x1ac1", "class": "0x068000"})
+    facts = gpu_facts.nvswitch_facts([unknown], [], {}, False, [])
+    assert facts["count"] == 1 and facts["generation"] is None and facts["fabric_manager_required"] is True
+
+
+def test_superchip():
+    grace = {"grace": True}
+    unknown = {"grace": None}
+    assert gpu_facts.superchip(grace, [gpu(device="0x2342")]) == (True, "Grace Hopper")
+    assert gpu_facts.superchip(grace, [gpu(device="0x2941", arch="Blackwell")]) == (True, "Grace Blackwell")
+    assert gpu_facts.superchip(grace, []) == (True, "Grace")
+    assert gpu_facts.superchip(unknown, [gpu(device="0x31c2", arch="Blackwell")]) == (True, "Grace Blackwell")
+    assert gpu_facts.superchip(unknown, [gpu(c2c=True)]) == (True, "Grace Hopper")
+    assert gpu_facts.superchip(unknown, [gpu(device="0x2331")]) == (False, None)      # H100 PCIe
+    assert gpu_facts.superchip({"grace": False}, [gpu(device="0x2342")]) == (False, None)
+
+
+def test_rdma_facts():
+    nic = pci.device_from_sysfs("0000:1a:00.0", {"vendor": "0x15b3", "device": "0x1021", "class": "0x020700"},
+                                "../../../bus/pci/drivers/mlx5_core")
+    ib = [{"name": "mlx5_0", "pci_bus_id": "0000:1a:00.0", "nvswitch_management": False},
+          {"name": "irdma0", "pci_bus_id": "0000:31:00.0", "vendor_id": "0x8086", "device_id": "0x1592",
+           "class_id": "0x020000", "kernel_driver": "ice", "nvswitch_management": False},
+          {"name": "mlx5_1", "pci_bus_id": "0000:05:00.1", "vendor_id": "0x15b3", "nvswitch_management": True}]
+    facts = gpu_facts.rdma_facts([nic], ib, {"ib_core"})
+    assert facts["count"] == 2 and [d["rdma_device"] for d in facts["devices"]] == ["mlx5_1", "mlx5_0", "irdma0"]
+    assert facts["devices"][1]["kernel_driver"] == "mlx5_core"
+    assert facts["ib_core_loaded"] is True and facts["nvidia_peermem_loaded"] is False

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fixture_text import h100  # noqa: E402
+from fixture_text import framed, h100  # noqa: E402
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import host_facts  # noqa: E402
 
@@ -169,3 +169,55 @@ def test_dpkg_status_matches_a_naive_reading(packages, trailing_newline):
     expected = dict((name, version) for name, state, version in packages
                     if state == "install ok installed" and re.match("(?:%s)\\Z" % pattern, name))
     assert host_facts.parse_dpkg_status(text, pattern) == expected
+
+
+H200 = ("gpu-hosts", "h200-1gpu-driver580")
+
+
+def test_nvswitch_information_format():
+    text = "BIOS Version: 96.10.55.00.01\nUUID: SWX-8a2e2c0c-9e1b-0c3e-7a41-3b9d0d5c6e71\nPhysical location ID: 000a\n"
+    assert host_facts.parse_nvswitch_information(text) == {
+        "bios_version": "96.10.55.00.01", "uuid": "SWX-8a2e2c0c-9e1b-0c3e-7a41-3b9d0d5c6e71", "physical_id": 10}
+    assert host_facts.parse_nvswitch_information("BIOS Version: N/A\nUUID: \nPhysical location ID: zz\n") == {
+        "bios_version": None, "uuid": None, "physical_id": None}
+    assert host_facts.parse_nvswitch_information(None)["uuid"] is None
+
+
+def test_cpuinfo_of_the_real_h200_host():
+    """The first lines of the H200 VM's /proc/cpuinfo (x86: vendor and model name, no Arm ids)."""
+    text, rc = framed(*H200 + ("cpuinfo-head.txt",))
+    assert rc == 0
+    info = host_facts.parse_cpuinfo(text)
+    assert info == {"vendor_id": "GenuineIntel", "model_name": "Intel(R) Xeon(R) Processor",
+                    "implementer": None, "part": None}
+    cpu = host_facts.cpu_facts("x86_64", text, None)
+    assert cpu == {"vendor": "GenuineIntel", "model": "Intel(R) Xeon(R) Processor", "core": None,
+                   "implementer": None, "part": None, "soc_id": None, "grace": False}
+
+
+GRACE_CPUINFO = ("processor\t: 0\nBogoMIPS\t: 2000.00\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
+                 "CPU variant\t: 0x0\nCPU part\t: 0xd4f\nCPU revision\t: 0\n\nprocessor\t: 1\n"
+                 "CPU implementer\t: 0x48\nCPU part\t: 0xd01\n")
+
+
+def test_cpuinfo_arm_first_processor_only():
+    info = host_facts.parse_cpuinfo(GRACE_CPUINFO)
+    assert (info["implementer"], info["part"]) == (0x41, 0xD4F)
+
+
+@pytest.mark.parametrize("soc_id, grace, vendor, model", [
+    ("jep106:036b:0241\n", True, "NVIDIA", "Grace"),
+    ("jep106:036b:0234\n", False, "NVIDIA", "Neoverse-V2"),     # another NVIDIA SoC (Tegra Orin's id)
+    ("jep106:0a63:0000\n", False, "Arm", "Neoverse-V2"),        # someone else's Neoverse V2
+    (None, None, "Arm", "Neoverse-V2"),                          # no SoC id: the GPUs decide
+])
+def test_cpu_facts_grace(soc_id, grace, vendor, model):
+    cpu = host_facts.cpu_facts("aarch64", GRACE_CPUINFO, soc_id)
+    assert (cpu["grace"], cpu["vendor"], cpu["model"], cpu["core"]) == (grace, vendor, model, "Neoverse-V2")
+    assert cpu["part"] == "0xd4f" and cpu["implementer"] == "0x41"
+
+
+def test_soc_id_forms():
+    assert host_facts.parse_soc_id("jep106:036B:0241") == {"manufacturer": "036b", "chip": "0241"}
+    for bad in (None, "", "jep106:036b", "036b:0241", "jep106:036b:0241:1"):
+        assert host_facts.parse_soc_id(bad) is None

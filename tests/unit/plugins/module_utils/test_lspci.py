@@ -87,3 +87,12 @@ def test_split_name_id():
     assert lspci.split_name_id("Advanced Micro Devices, Inc. [AMD] [1022]") == \
         ("Advanced Micro Devices, Inc. [AMD]", "1022")
     assert lspci.split_name_id("") == (None, None)
+
+
+def test_nvswitch_devices_from_vmm():
+    text = ("Slot:\t0000:05:00.0\nClass:\tBridge [0680]\nVendor:\tNVIDIA Corporation [10de]\n"
+            "Device:\tGA100 [A100 NVSwitch] [1af1]\nRev:\ta1\nDriver:\tnvidia-nvswitch\n\n"
+            "Slot:\t0000:06:00.0\nClass:\tPCI bridge [0604]\nVendor:\tNVIDIA Corporation [10de]\nDevice:\tDevice [22b2]\n\n")
+    switches = lspci.nvswitch_devices(lspci.parse_vmm(text))
+    assert [(d["pci_bus_id"], d["device_id"], d["class_id"], d["kernel_driver"]) for d in switches] == [
+        ("0000:05:00.0", "0x1af1", "0x068000", "nvidia-nvswitch")]

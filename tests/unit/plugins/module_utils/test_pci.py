@@ -74,3 +74,52 @@ def test_device_without_link_files_or_driver():
     assert device["numa_node"] == 1
     assert device["pcie_link"]["current_width"] is None
     assert device["pcie_link"]["max_speed"] is None
+
+
+def test_nvswitch_functions_and_generations():
+    assert pci.is_nvswitch("0x10de", "0x068000") and pci.is_nvswitch("10DE", "0x068001")
+    assert not pci.is_nvswitch("0x10de", "0x030200") and not pci.is_nvswitch("0x8086", "0x068000")
+    assert not pci.is_nvswitch("0x10de", "0x060400")          # a PCIe bridge (e.g. GH200's root port)
+    assert pci.nvswitch_generation("0x1af1") == {"generation": 2, "chip": "LR10", "nvlink_version": 3,
+                                                 "gpu_architecture": "Ampere"}
+    assert pci.nvswitch_generation("0x22a3") == {"generation": 3, "chip": "LS10", "nvlink_version": 4,
+                                                 "gpu_architecture": "Hopper"}
+    assert pci.nvswitch_generation("0x1ae8")["generation"] == 2
+    assert pci.nvswitch_generation("0x22af")["generation"] == 3
+    for unknown in ("0x1ac1", "0x22b0", None, "zz"):           # first generation, newer, garbage
+        assert pci.nvswitch_generation(unknown)["generation"] is None
+
+
+def test_mellanox_network_functions():
+    assert pci.is_mellanox_network("0x15b3", "0x020700")        # InfiniBand
+    assert pci.is_mellanox_network("0x15b3", "0x020000")        # Ethernet (RoCE)
+    assert not pci.is_mellanox_network("0x15b3", "0x080500")    # BlueField management, not a NIC port
+    assert not pci.is_mellanox_network("0x8086", "0x020000")
+
+
+def vpd(*fields, **kw):
+    name = kw.get("name", b"Nvidia ConnectX-7 mezz internal")
+    body = b"".join(k + bytes([len(v)]) + v for k, v in fields) + b"RV\x01\x00"
+    return bytes([0x82, len(name), 0]) + name + bytes([0x90, len(body), 0]) + body + b"\x78"
+
+
+def test_vpd_of_a_connectx7_management_function():
+    """Fields as lspci -vv shows them for a DGX B200's ConnectX-7 bridge function (PCI VPD format)."""
+    raw = vpd((b"PN", b"692-9X760-00SE-S00"), (b"SN", b"MT2503603H5V"),
+              (b"VA", b"MLX:MN=MLNX:CSKU=V2:UUID=V3:PCI=V0:SMDL=SW_MNG:MODL=C7010Z"), (b"V0", b"PCIeGen4 x2"))
+    parsed = pci.parse_vpd(raw + b"\xff" * 16)
+    assert parsed["name"] == "Nvidia ConnectX-7 mezz internal"
+    assert parsed["fields"] == {"PN": "692-9X760-00SE-S00", "SN": "MT2503603H5V", "V0": "PCIeGen4 x2",
+                                "VA": "MLX:MN=MLNX:CSKU=V2:UUID=V3:PCI=V0:SMDL=SW_MNG:MODL=C7010Z"}
+    assert pci.vpd_is_nvswitch_management(raw) is True
+    assert pci.vpd_is_nvswitch_management(vpd((b"VA", b"MLX:MN=MLNX:CSKU=V2:MODL=CX713106A"))) is False
+    assert pci.vpd_is_nvswitch_management(vpd((b"VA", b"MLX:SMDL=SW_MNGX"))) is False
+    for nothing in (None, b"", b"\x78", b"\x82\xff\xff", b"\x90\x05\x00VA"):
+        assert pci.vpd_is_nvswitch_management(nothing) is False
+
+
+@given(st.binary(max_size=300))
+def test_vpd_parser_never_raises(raw):
+    parsed = pci.parse_vpd(raw)
+    assert set(parsed) == {"name", "fields"}
+    assert isinstance(pci.vpd_is_nvswitch_management(raw), bool)

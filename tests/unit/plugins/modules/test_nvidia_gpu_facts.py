@@ -512,3 +512,230 @@ def test_run_command_can_raise_from_the_signature():
     from ansible.release import __version__ as core  # pylint: disable=import-outside-toplevel
     newer = tuple(int(part) for part in core.split(".")[:2]) >= (2, 13)
     assert nvidia_gpu_facts.run_command_can_raise(nvidia_gpu_facts.AnsibleModule) is newer
+
+
+# ---- datacenter facts: NVSwitch, fabric, MIG, NVLink, RDMA, Grace -----------
+
+HGX = "hgx-h100-8gpu-nvswitch-composed"
+
+
+def test_h100_datacenter_facts_of_a_lone_gpu(host, run_module):
+    """The real H100 capture: MIG supported and off, no fabric, no NVSwitch, no RDMA, not a Grace."""
+    fakehost.h100_root(host["root"])
+    smi(host)
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    gpu = nvidia["gpus"][0]
+    assert gpu["mig"] == {"supported": True, "current": False, "pending": False, "reset_pending": False}
+    assert gpu["fabric"] == {"state": None, "status": None, "clique_id": None, "cluster_uuid": None}
+    assert gpu["c2c_mode"] is False and gpu["addressing_mode"] == "none"
+    assert nvidia["nvswitch"] == {"count": 0, "generation": None, "nvlink_version": None, "devices": [],
+                                  "driver_loaded": False, "management_ports": [],
+                                  "fabric_manager_required": False, "nvlsm_required": False}
+    assert nvidia["nvlink"] == {"nvswitch": False, "c2c": False, "multi_node": False, "fabric_states": {},
+                                "fabric_ready": None}
+    assert nvidia["rdma"] == {"count": 0, "devices": [], "ib_core_loaded": False, "nvidia_peermem_loaded": False}
+    assert nvidia["host"]["grace"] is False and nvidia["host"]["superchip"] is None
+
+
+def test_h200_real_capture(host, run_module):
+    """The H200 host as captured (sysfs ids, /proc, every query field answered on its own)."""
+    fakehost.h200_root(host["root"])
+    fake = smi(host, default=(fakehost.h200_nvidia_smi_answer(FIELDS), 0))
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert fakehost.calls(fake) == ["--query-gpu=%s --format=csv,noheader,nounits" % ",".join(FIELDS)]
+    gpu = nvidia["gpus"][0]
+    assert (gpu["pci_bus_id"], gpu["device_id"], gpu["chip"], gpu["architecture"]) == \
+        ("0000:00:06.0", "0x2335", "GH100", "Hopper")
+    assert (gpu["name"], gpu["memory_total_mib"], gpu["vbios_version"]) == ("NVIDIA H200", 143771, "96.00.A5.00.1A")
+    assert gpu["mig"] == {"supported": True, "current": False, "pending": False, "reset_pending": False}
+    assert gpu["fabric"]["state"] is None and gpu["c2c_mode"] is False and gpu["addressing_mode"] == "none"
+    switch = nvidia["nvswitch"]
+    assert switch["driver_loaded"] is True          # the nvidia module carries the NVSwitch driver
+    assert switch["count"] == 0 and switch["fabric_manager_required"] is False
+    assert nvidia["rdma"]["count"] == 0 and nvidia["rdma"]["devices"] == []
+    assert nvidia["rdma"]["nvidia_peermem_loaded"] is False
+    assert nvidia["nvlink"]["fabric_ready"] is None
+    assert result["msg"] == "1 NVIDIA GPU (Hopper); driver 580.159.04 (open kernel module) loaded"
+    assert not result["warnings"]
+
+
+def hgx(host, answer):
+    fakehost.composed_root(host["root"], HGX)
+    fakehost.write(host["root"], "proc/modules", "nvidia_peermem 16384 0 - Live 0x0\nib_core 520192 1 - Live 0x0\n"
+                   "nvidia 14299136 1 nvidia_peermem, Live 0x0\n")
+    fakehost.write(host["root"], "proc/driver/nvidia/version",
+                   "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build\n")
+    return smi(host, default=(fakehost.csv_answer(HGX, answer, FIELDS), 0))
+
+
+def test_hgx_nvswitches_and_completed_fabric(host, run_module):
+    fake = hgx(host, "smi-fabric-completed.csv")
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert len(fakehost.calls(fake)) == 1
+    assert nvidia["gpu_count"] == 8 and [g["index"] for g in nvidia["gpus"]] == list(range(8))
+    switch = nvidia["nvswitch"]
+    assert (switch["count"], switch["generation"], switch["nvlink_version"]) == (4, 3, 4)
+    assert switch["fabric_manager_required"] is True and switch["nvlsm_required"] is False
+    assert switch["driver_loaded"] is True
+    first = switch["devices"][0]
+    assert first == {"pci_bus_id": "0000:05:00.0", "vendor_id": "0x10de", "device_id": "0x22a3",
+                     "subsystem_vendor_id": None, "subsystem_device_id": None, "class_id": "0x068000",
+                     "revision": None, "kernel_driver": "nvidia-nvswitch", "numa_node": None,
+                     "pci_device_name": None, "generation": 3, "chip": "LS10", "nvlink_version": 4,
+                     "gpu_architecture": "Hopper", "bios_version": "96.10.55.00.01",
+                     "uuid": "SWX-00000000-0000-0000-0000-000000000000", "physical_id": 8}
+    assert [d["physical_id"] for d in switch["devices"]] == [8, 9, 10, 11]
+    assert all(g["fabric"] == {"state": "completed", "status": "Success", "clique_id": None, "cluster_uuid": None}
+               for g in nvidia["gpus"])
+    assert nvidia["nvlink"] == {"nvswitch": True, "c2c": False, "multi_node": False,
+                                "fabric_states": {"completed": 8}, "fabric_ready": True}
+    rdma = nvidia["rdma"]
+    assert rdma["count"] == 10                      # 8 ConnectX-7 + 2 BlueField-3 functions, the VF left out
+    assert "0000:aa:00.2" not in [d["pci_bus_id"] for d in rdma["devices"]]
+    assert [d["rdma_device"] for d in rdma["devices"]][:2] == ["mlx5_0", "mlx5_1"]
+    assert rdma["devices"][0]["class_id"] == "0x020700" and rdma["devices"][0]["kernel_driver"] == "mlx5_core"
+    assert rdma["nvidia_peermem_loaded"] is True and rdma["ib_core_loaded"] is True
+    assert result["msg"].startswith("8 NVIDIA GPUs (Hopper); 4 NVSwitches (generation 3); driver 580.159.04")
+    assert not result["warnings"]
+
+
+def test_hgx_fabric_manager_not_running(host, run_module):
+    hgx(host, "smi-fabric-in-progress.csv")
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert nvidia["nvlink"]["fabric_states"] == {"in_progress": 8}
+    assert nvidia["nvlink"]["fabric_ready"] is False
+    fabric = [w for w in result["warnings"] if "NVLink fabric registration is in progress" in w]
+    assert len(fabric) == 8 and "Fabric Manager" in fabric[0]
+
+
+def test_hgx_fabric_failure_and_not_started(host, run_module):
+    hgx(host, "smi-fabric-failed.csv")
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert nvidia["nvlink"]["fabric_states"] == {"completed": 7, "not_started": 1}
+    assert nvidia["nvlink"]["fabric_ready"] is False
+    assert nvidia["gpus"][6]["fabric"]["status"] == "Insufficient Resources"
+    warnings = " ".join(result["warnings"])
+    assert "completed with status 'Insufficient Resources'" in warnings
+    assert "0000:df:00.0" in warnings and "registration is not started" in warnings
+
+
+def test_hgx_mig_modes_and_pending_changes(host, run_module):
+    hgx(host, "smi-mig-mixed.csv")
+    result = run(host, run_module, {"root": str(host["root"])})
+    gpus = facts_of(result)["gpus"]
+    assert [g["mig"]["current"] for g in gpus] == [True, True, False, True, False, False, False, False]
+    assert [g["mig"]["pending"] for g in gpus] == [True, True, True, False, False, False, False, False]
+    assert [g["mig"]["reset_pending"] for g in gpus] == [False, False, True, True] + [False] * 4
+    assert all(g["mig"]["supported"] for g in gpus)
+    assert [g["mig_mode"] for g in gpus][:3] == [True, True, False]
+    pending = [w for w in result["warnings"] if "MIG mode" in w]
+    assert len(pending) == 2
+    assert "0000:52:00.0" in pending[0] and "enabling is pending" in pending[0]
+    assert "0000:61:00.0" in pending[1] and "disabling is pending" in pending[1]
+
+
+def test_old_driver_has_no_fabric_facts(host, run_module):
+    """A 470 driver is not asked for fabric or C2C fields: those facts are null, MIG is still known."""
+    hgx(host, "smi-fabric-completed.csv")
+    fakehost.write(host["root"], "proc/driver/nvidia/version",
+                   "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.256.02  Thu May  2 14:37:44 UTC 2024\n")
+    fake = smi(host, default=(fakehost.csv_answer(HGX, "smi-fabric-completed.csv", FIELDS_470), 0))
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert fakehost.calls(fake) == ["--query-gpu=%s --format=csv,noheader,nounits" % ",".join(FIELDS_470)]
+    gpu = nvidia["gpus"][0]
+    assert gpu["fabric"]["state"] is None and gpu["c2c_mode"] is None
+    assert gpu["mig"]["supported"] is True
+    assert nvidia["nvlink"]["fabric_ready"] is None
+    assert nvidia["nvswitch"]["fabric_manager_required"] is True     # from PCI, whatever the driver
+
+
+def test_nvswitches_from_lspci_without_sysfs(host, run_module):
+    """No /sys/bus/pci: lspci lists the switches (and names them)."""
+    os.rmdir(str(host["root"] / "sys" / "bus" / "pci" / "devices"))
+    vmm = fakehost.H100_LSPCI_VMM + (
+        "Slot:\t0000:05:00.0\nClass:\tBridge [0680]\nVendor:\tNVIDIA Corporation [10de]\n"
+        "Device:\tGH100 [H100 NVSwitch] [22a3]\nRev:\ta1\nDriver:\tnvidia-nvswitch\n\n")
+    fakehost.fake_command(host["bin"], "lspci", [], default=(vmm, 0))
+    smi(host, default=(NOT_LOADED, 9))
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    switch = nvidia["nvswitch"]
+    assert switch["count"] == 1 and switch["generation"] == 3
+    assert switch["devices"][0]["pci_device_name"] == "GH100 [H100 NVSwitch]"
+    assert switch["devices"][0]["kernel_driver"] == "nvidia-nvswitch"
+
+
+def test_vpd_not_read_without_blackwell(host, run_module):
+    """The management-port VPD is only consulted on a host with Blackwell datacenter GPUs."""
+    hgx(host, "smi-fabric-completed.csv")
+    vpd = fakehost.compose_vpd("Nvidia ConnectX-7", [("VA", "MLX:MN=MLNX:SMDL=SW_MNG")])
+    fakehost.write(host["root"], "sys/bus/pci/devices/0000:1a:00.0/vpd", vpd, mode="wb")
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert nvidia["nvswitch"]["management_ports"] == []
+    assert nvidia["rdma"]["count"] == 10
+
+
+def test_hgx_b200_nvlink5_management_ports(host, run_module):
+    name = "hgx-b200-8gpu-nvlink5-composed"
+    fakehost.composed_root(host["root"], name)
+    fakehost.write(host["root"], "proc/modules", "nvidia 14299136 0 - Live 0x0\n")
+    smi(host, default=(fakehost.csv_answer(name, "smi-values.csv", FIELDS), 0))
+    result = run(host, run_module, {"root": str(host["root"])})
+    nvidia = facts_of(result)
+    assert nvidia["architectures"] == ["Blackwell"] and nvidia["gpu_count"] == 8
+    switch = nvidia["nvswitch"]
+    assert switch["management_ports"] == ["mlx5_1", "mlx5_3"]
+    assert (switch["count"], switch["generation"], switch["nvlink_version"]) == (0, 4, 5)
+    assert switch["fabric_manager_required"] is True and switch["nvlsm_required"] is True
+    rdma = nvidia["rdma"]
+    assert len(rdma["devices"]) == 12 and rdma["count"] == 10
+    assert [d["pci_bus_id"] for d in rdma["devices"] if d["nvswitch_management"]] == ["0000:05:00.1", "0000:06:00.1"]
+    assert nvidia["nvlink"]["fabric_ready"] is True and nvidia["nvlink"]["nvswitch"] is True
+    assert "NVLink 5 NVSwitches (2 management ports)" in result["msg"]
+
+
+def gh200(host, monkeypatch, soc_id=True):
+    name = "gh200-composed"
+    fakehost.composed_root(host["root"], name)
+    fakehost.write(host["root"], "proc/cpuinfo", fakehost.composed(name, "cpuinfo.txt"))
+    if soc_id:
+        fakehost.write(host["root"], "sys/devices/soc0/soc_id", fakehost.composed(name, "soc_id.txt"))
+    fakehost.write(host["root"], "proc/modules", "nvidia 14299136 0 - Live 0x0\n")
+    monkeypatch.setattr(nvidia_gpu_facts.os, "uname", lambda: ("Linux", "gh", "6.8.0-1013-nvidia-64k", "#1", "aarch64"))
+    return smi(host, default=(fakehost.csv_answer(name, "smi-values.csv", FIELDS), 0))
+
+
+def test_grace_hopper(host, run_module, monkeypatch):
+    gh200(host, monkeypatch)
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    h = nvidia["host"]
+    assert h["cpu"] == {"vendor": "NVIDIA", "model": "Grace", "core": "Neoverse-V2", "implementer": "0x41",
+                        "part": "0xd4f", "soc_id": "jep106:036b:0241", "grace": True}
+    assert h["grace"] is True and h["superchip"] == "Grace Hopper"
+    assert h["cuda_repo_arch"] == "sbsa"
+    gpu = nvidia["gpus"][0]
+    assert gpu["pci_bus_id"] == "0009:01:00.0" and gpu["chip"] == "GH100"
+    assert gpu["c2c_mode"] is True and gpu["addressing_mode"] == "ats"
+    assert nvidia["nvlink"]["c2c"] is True and nvidia["nvswitch"]["count"] == 0
+
+
+def test_grace_without_soc_id_from_the_gpu(host, run_module, monkeypatch):
+    """Older kernels have no /sys/devices/soc0: Neoverse V2 plus a GH200 GPU settles it."""
+    gh200(host, monkeypatch, soc_id=False)
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert nvidia["host"]["cpu"]["grace"] is None
+    assert nvidia["host"]["grace"] is True and nvidia["host"]["superchip"] == "Grace Hopper"
+
+
+def test_neoverse_v2_with_pcie_gpu_is_not_grace(host, run_module, monkeypatch):
+    """Other Neoverse V2 servers (no SoC id, a PCIe H100, no C2C) are not taken for a Grace."""
+    fakehost.h100_root(host["root"])
+    fakehost.write(host["root"], "proc/cpuinfo", fakehost.composed("gh200-composed", "cpuinfo.txt"))
+    monkeypatch.setattr(nvidia_gpu_facts.os, "uname", lambda: ("Linux", "arm", "6.8.0", "#1", "aarch64"))
+    smi(host)
+    nvidia = facts_of(run(host, run_module, {"root": str(host["root"])}))
+    assert nvidia["host"]["cpu"]["core"] == "Neoverse-V2"
+    assert nvidia["host"]["grace"] is False and nvidia["host"]["superchip"] is None

@@ -23,6 +23,16 @@ description:
     (C(compute_cap) before the 510 branch) are left out by the driver version the kernel module
     reports. Only when that version cannot be read and C(nvidia-smi) rejects a field does the
     module retry once without the rejected fields.
+  - On datacenter servers the same sysfs pass finds NVSwitches (NVIDIA, class C(0x0680)), whose
+    generation follows from the PCI device id, and NVIDIA Networking (vendor C(0x15b3)) NICs;
+    C(/proc/driver/nvidia-nvswitch) adds each switch's UUID and BIOS, C(/sys/class/infiniband)
+    the RDMA devices. On hosts with Blackwell datacenter GPUs the VPD of the ConnectX functions
+    says which are fourth-generation NVSwitch management ports (NVLink 5, which need NVLSM).
+  - The same nvidia-smi query reads each GPU's MIG current and pending mode, NVLink fabric state
+    and status (C(fabric.state), C(fabric.status), from branch 535), fabric clique and cluster and
+    C2C mode (from 550) and addressing mode; fields a driver is too old for are not asked.
+  - The first block of C(/proc/cpuinfo) and C(/sys/devices/soc0/soc_id) tell an NVIDIA Grace CPU,
+    and with the GPUs a Grace Hopper or Grace Blackwell superchip.
   - Reads C(/proc/driver/nvidia/version) (open or proprietary kernel module), C(/proc/modules),
     C(/etc/nv_tegra_release) (Jetson), C(/proc/device-tree) (Jetson, Raspberry Pi), the
     C(SecureBoot) EFI variable and the package database (C(/var/lib/dpkg/status), or one
@@ -109,6 +119,13 @@ EXAMPLES = r"""
     nvidia_smi_path: /opt/nvidia/bin/nvidia-smi
     timeout: 5
 
+- name: Stop when an NVSwitch system's fabric is not up
+  ansible.builtin.assert:
+    that: ansible_facts.nvidia.nvlink.fabric_ready is not false
+    fail_msg: >-
+      fabric states {{ ansible_facts.nvidia.nvlink.fabric_states }}: is nvidia-fabricmanager running?
+  when: ansible_facts.nvidia.nvswitch.fabric_manager_required
+
 - name: Stop when the installed driver cannot drive a GPU
   ansible.builtin.assert:
     that: item.driver_branches.installed_driver_supported is not false
@@ -132,7 +149,7 @@ commands:
   sample:
     - >-
       /usr/local/nvidia/bin/nvidia-smi
-      --query-gpu=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version
+      --query-gpu=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version,mig.mode.pending,fabric.state,fabric.status,fabric.cliqueId,fabric.clusterUuid,c2c.mode,addressing_mode
       --format=csv,noheader,nounits
 elapsed_ms:
   description: Wall time in milliseconds spent by the module, in total and in each command.
@@ -297,8 +314,50 @@ ansible_facts:
               description: Whether persistence mode is enabled; null if unknown.
               type: bool
             mig_mode:
-              description: Whether MIG mode is enabled; null if the GPU has no MIG.
+              description: Whether MIG mode is enabled; null if the GPU has no MIG (same as RV(ansible_facts.nvidia.gpus[].mig.current)).
               type: bool
+            mig:
+              description: MIG (Multi-Instance GPU) modes from nvidia-smi.
+              type: dict
+              contains:
+                supported:
+                  description: True when nvidia-smi printed a MIG mode, false when it printed C([N/A]) (no MIG on this GPU), null when not asked or no answer.
+                  type: bool
+                current:
+                  description: Whether MIG mode is enabled now.
+                  type: bool
+                pending:
+                  description: The MIG mode after the next GPU reset.
+                  type: bool
+                reset_pending:
+                  description: The pending mode differs from the current one; a GPU reset or reboot applies it.
+                  type: bool
+            fabric:
+              description:
+                - NVLink fabric registration of the GPU (NVSwitch systems, Hopper and newer), from nvidia-smi.
+                - Every key is null on GPUs without a fabric (C(N/A)) and on drivers older than 535 (550 for the clique and cluster).
+              type: dict
+              contains:
+                state:
+                  description: C(completed), C(in_progress), C(not_started) or C(not_supported).
+                  type: str
+                  sample: completed
+                status:
+                  description: C(Success) or NVML's error text once the state is completed.
+                  type: str
+                  sample: Success
+                clique_id:
+                  description: Fabric clique of the GPU (multi-node NVLink).
+                  type: int
+                cluster_uuid:
+                  description: Fabric cluster UUID of the GPU (multi-node NVLink).
+                  type: str
+            c2c_mode:
+              description: Whether the GPU is joined to the CPU by NVLink-C2C (Grace superchips); null before driver 550 or when not supported.
+              type: bool
+            addressing_mode:
+              description: How the GPU addresses system memory, C(hmm), C(ats) or C(none); null if unknown.
+              type: str
             vbios_version:
               description: Video BIOS version.
               type: str
@@ -385,6 +444,138 @@ ansible_facts:
               type: bool
             secure_boot:
               description: Whether UEFI Secure Boot is enabled; false on BIOS boot; null if unreadable.
+              type: bool
+            cpu:
+              description: The CPU, from the first block of C(/proc/cpuinfo) and C(/sys/devices/soc0/soc_id).
+              type: dict
+              contains:
+                vendor:
+                  description: C(GenuineIntel), C(AuthenticAMD), C(NVIDIA) (SoC id), C(Arm) ...
+                  type: str
+                model:
+                  description: Model name (x86), C(Grace), or the Arm core name.
+                  type: str
+                core:
+                  description: Arm core from the implementer and part numbers (C(Neoverse-V2) ...).
+                  type: str
+                implementer:
+                  description: Arm CPU implementer (C(0x41) Arm).
+                  type: str
+                part:
+                  description: Arm CPU part number (C(0xd4f) Neoverse V2).
+                  type: str
+                soc_id:
+                  description: SMCCC SoC id (C(jep106:036b:0241) for Grace).
+                  type: str
+                grace:
+                  description: What the CPU facts alone say (null when a Neoverse V2 has no SoC id); see RV(ansible_facts.nvidia.host.grace).
+                  type: bool
+            grace:
+              description: Whether the CPU is an NVIDIA Grace (from the SoC id, or from a superchip GPU or NVLink-C2C when there is no SoC id).
+              type: bool
+            superchip:
+              description: C(Grace Hopper), C(Grace Blackwell), C(Grace) (CPU superchip), or null.
+              type: str
+        nvswitch:
+          description: NVSwitches and what they need.
+          type: dict
+          contains:
+            count:
+              description: NVSwitch PCI functions (NVIDIA, class C(0x0680)); fourth-generation switches are no PCI function and are not counted.
+              type: int
+            generation:
+              description: Newest NVSwitch generation (2 A100, 3 H100/H200, 4 NVLink 5 from management ports); null when none or unknown.
+              type: int
+            nvlink_version:
+              description: NVLink version of that generation.
+              type: int
+            devices:
+              description: One entry per NVSwitch PCI function, sorted by bus id.
+              type: list
+              elements: dict
+              contains:
+                pci_bus_id:
+                  description: PCI address.
+                  type: str
+                device_id:
+                  description: PCI device id (C(0x22a3) H100 NVSwitch).
+                  type: str
+                generation:
+                  description: NVSwitch generation from the device id; null for an unknown id.
+                  type: int
+                chip:
+                  description: C(LR10) (generation 2) or C(LS10) (generation 3).
+                  type: str
+                nvlink_version:
+                  description: NVLink version.
+                  type: int
+                gpu_architecture:
+                  description: GPU architecture the switch generation serves.
+                  type: str
+                kernel_driver:
+                  description: Bound driver (C(nvidia-nvswitch)).
+                  type: str
+                uuid:
+                  description: Switch UUID from C(/proc/driver/nvidia-nvswitch) (C(SWX-...)).
+                  type: str
+                bios_version:
+                  description: Switch BIOS version from C(/proc/driver/nvidia-nvswitch).
+                  type: str
+                physical_id:
+                  description: Physical location id from C(/proc/driver/nvidia-nvswitch).
+                  type: int
+            driver_loaded:
+              description: Whether C(/proc/driver/nvidia-nvswitch) exists (the nvidia module carries the NVSwitch driver).
+              type: bool
+            management_ports:
+              description: RDMA devices that are fourth-generation NVSwitch management ports (ConnectX VPD C(SMDL=SW_MNG)).
+              type: list
+              elements: str
+            fabric_manager_required:
+              description: NVSwitches are present, so CUDA needs NVIDIA Fabric Manager.
+              type: bool
+            nvlsm_required:
+              description: Fourth-generation NVSwitches, so Fabric Manager also needs the NVLink Subnet Manager.
+              type: bool
+        nvlink:
+          description: What the GPUs' fabric fields and the NVSwitch facts say together.
+          type: dict
+          contains:
+            nvswitch:
+              description: The GPUs are joined by NVSwitches.
+              type: bool
+            c2c:
+              description: A GPU is joined to the CPU by NVLink-C2C.
+              type: bool
+            multi_node:
+              description: A GPU belongs to a multi-node NVLink cluster (non-zero fabric cluster UUID; GB200/GB300 NVL racks).
+              type: bool
+            fabric_states:
+              description: Number of GPUs per fabric state.
+              type: dict
+              sample: {"completed": 8}
+            fabric_ready:
+              description: Every GPU with a fabric state has completed registration with status Success; null when no GPU reports one.
+              type: bool
+        rdma:
+          description: RDMA-capable NICs for GPUDirect RDMA.
+          type: dict
+          contains:
+            count:
+              description: RDMA NICs, NVSwitch management ports left out.
+              type: int
+            devices:
+              description:
+                - NVIDIA Networking (Mellanox) network physical functions and every C(/sys/class/infiniband) device,
+                  with C(pci_bus_id), C(vendor_id), C(device_id), C(class_id), C(kernel_driver), C(numa_node),
+                  C(rdma_device) (C(mlx5_0), null without the RDMA driver) and C(nvswitch_management).
+              type: list
+              elements: dict
+            ib_core_loaded:
+              description: Whether the C(ib_core) module is loaded.
+              type: bool
+            nvidia_peermem_loaded:
+              description: Whether the C(nvidia_peermem) module (GPUDirect RDMA) is loaded.
               type: bool
         container:
           description: >-

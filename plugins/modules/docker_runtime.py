@@ -110,8 +110,8 @@ options:
     description:
       - How a running dockerd picks the change up. Nothing is done when the file did not change,
         in check mode, or when dockerd is not running (it reads the file when it starts).
-      - Only a dockerd that reads O(path) is told: its command line (C(/proc/<pid>/cmdline)) names
-        O(path) with C(--config-file), or names no C(--config-file) and O(path) is
+      - Only a dockerd that reads O(path) is told, one whose command line (C(/proc/<pid>/cmdline))
+        names O(path) with C(--config-file), or names no C(--config-file) while O(path) is
         C(/etc/docker/daemon.json). Any other dockerd gets nothing, and a warning says which file
         it reads.
       - V(auto) does what RV(reload_required) says, a SIGHUP when that is enough (registering a

@@ -46,6 +46,7 @@ import fnmatch
 import functools
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -263,7 +264,7 @@ Diff = collections.namedtuple("Diff", "path ctk ours")
 
 
 def _same(a, b):
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True  # nan is nan (TOML)
     return type(a) is type(b) and a == b
 
@@ -695,7 +696,7 @@ def ctk_writes_args_not_runtime_args(ctx, d):
           '"runtimeArgs": ["--debug"]}}}\n')
 def ctk_replaces_existing_entry(ctx, d):
     entry = _runtime_path(ctx)
-    owned = [("path",), ("args",), ("runtime_type",), ("options", "BinaryName")]
+    owned = [("path",), ("args",), ("runtime_type",), ("options", "BinaryName"), ("options", "SystemdCgroup")]
     return (len(d.path) > len(entry) and d.path[:len(entry)] == entry and d.path[len(entry):] not in owned
             and d.ours is not MISSING and _same_value(d.ours, get_in(ctx.input, d.path)))
 
@@ -1003,6 +1004,40 @@ def test_names_and_docs_agree():
     section = text.split("## Intended differences from nvidia-ctk", 1)[-1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^### `([a-z0-9_]+)`", section, re.MULTILINE))
     assert documented == set(i.name for i in INTENDED)
+
+
+@pytest.mark.parametrize("ci, expect", [("", "skip"), ("true", "fail")])
+def test_locate_without_toolkit_source(monkeypatch, tmp_path, ci, expect):
+    """No source and nothing built: a skip with the reason locally, a failure in CI."""
+    monkeypatch.delenv("GPUFLEET_NVIDIA_CTK", raising=False)
+    monkeypatch.setenv("GPUFLEET_TOOLKIT_SRC", str(tmp_path / "absent"))
+    monkeypatch.setenv("GPUFLEET_TOOLKIT_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("CI", ci)
+    if expect == "fail":
+        with pytest.raises(nvidia_ctk.ToolkitBuildError, match="source folder .* is absent"):
+            nvidia_ctk.locate()
+    else:
+        path, reason = nvidia_ctk.locate()
+        assert path is None and "is absent" in reason and "GPUFLEET_NVIDIA_CTK" in reason
+
+
+def test_locate_failed_build_is_an_error(monkeypatch, tmp_path):
+    """A source folder whose build.sh fails is never a skip, not even outside CI."""
+    src = tmp_path / "toolkit"
+    src.mkdir()
+    (src / "build.sh").write_text("echo no Go here >&2; exit 3\n")
+    monkeypatch.delenv("GPUFLEET_NVIDIA_CTK", raising=False)
+    monkeypatch.setenv("GPUFLEET_TOOLKIT_SRC", str(src))
+    monkeypatch.setenv("GPUFLEET_TOOLKIT_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(nvidia_ctk.ToolkitBuildError, match=r"failed \(rc=3\):\nno Go here"):
+        nvidia_ctk.locate()
+
+
+def test_locate_override_must_be_executable(monkeypatch, tmp_path):
+    monkeypatch.setenv("GPUFLEET_NVIDIA_CTK", str(tmp_path / "nvidia-ctk"))
+    with pytest.raises(nvidia_ctk.ToolkitBuildError, match="not an executable file"):
+        nvidia_ctk.locate()
 
 
 # ---------------------------------------------------------------------------

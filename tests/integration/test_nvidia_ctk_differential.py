@@ -16,17 +16,20 @@ on the same input with the same options, in the variants
   nvidia-ctk ignores the flag for CRI-O and ``crio_runtime`` has no such
   option),
 
-for containerd both in place and through a drop-in file.  nvidia-ctk always
+for containerd in place and through a drop-in file (read by containerd 1.x
+for config versions 1 and 2, 2.x for version 3, and once more by 2.x for
+version 2 files: mode ``drop-in-2.x``), for CRI-O through its drop-in
+``crio.conf.d/99-nvidia.conf``.  nvidia-ctk always
 gets ``--config`` and ``--drop-in-config`` under a temporary directory (its
 defaults are under /etc), and a module fixture checks that nothing under
 /etc/docker, /etc/containerd and /etc/crio changed.
 
 It then compares the configuration each daemon would *load*: daemon.json
 parsed as JSON (numbers exactly, as decimals); containerd's main file with
-every file its ``imports`` name merged over it as containerd does (config
-version 2: containerd 1.x, each plugin section of an imported file replaces
-the whole section; version 3: containerd 2.x, tables merged key by key; only
-imports inside the temporary directory are followed); CRI-O's main file with
+every file its ``imports`` name merged over it as containerd does
+(containerd 1.x: each plugin section of an imported file replaces the whole
+section; 2.x: tables merged key by key; only imports inside the temporary
+directory are followed); CRI-O's main file with
 the files of ``crio.conf.d`` merged over it in lexical order, table by table.
 A side that refuses the input (our ``*ConfigError``, a non-zero exit of
 nvidia-ctk) or crashes (a Go panic) is compared by that outcome.
@@ -812,9 +815,10 @@ def ours_refuses_v2_drop_in_on_containerd_1(ctx, d):
     return _refusal(ctx, d, "replaces a whole plugin section with the one from an imported file")
 
 
-@intended("containerd", "Config version 1 or 2 (containerd 1.x): we add the built-in `runc` "
-          "(`runtime_type = \"io.containerd.runc.v2\"`) next to ours when the file has no runc, since a "
-          "configured `runtimes` table replaces the built-in ones; nvidia-ctk does not",
+@intended("containerd", "Config version 1 or 2: we add the built-in `runc` "
+          "(`runtime_type = \"io.containerd.runc.v2\"`) next to ours when the file has no runc, since on "
+          "containerd 1.x a configured `runtimes` table replaces the built-in ones (on 2.x reading a "
+          "version 2 file it is redundant and harmless); nvidia-ctk does not",
           'version = 2\n', mode="drop-in")
 def ours_adds_builtin_runc(ctx, d):
     return (d.path[-2:] == ("runtimes", "runc") and d.ctk is MISSING

@@ -67,10 +67,8 @@ def docker_daemon_json_plan(content, state="present", name="nvidia", runtime_pat
     except DockerConfigError as exc:
         result["error"] = str(exc)
         return result
-    runtimes = found["after"].get("runtimes")
     result.update(changed=found["changed"], reload_required=found["reload_required"],
-                  runtimes=sorted(runtimes) if isinstance(runtimes, dict) else [],
-                  default_runtime=found["after"].get("default-runtime"))
+                  runtimes=found["runtimes"], default_runtime=found["after"].get("default-runtime"))
     return result
 
 

@@ -22,6 +22,16 @@ Behaviour follows ``nvidia-ctk runtime configure --runtime=containerd``:
   (kata, gVisor) is never copied, and runc comes before the default runtime
   so that making ours the default does not change the template on the next
   run.
+* keys of an existing ``runtimes.<name>`` table that we do not own are
+  kept (as ``docker_runtime`` keeps the other keys of its entry): we own
+  ``runtime_type``, ``options.BinaryName`` and ``options.SystemdCgroup``
+  (which follows the template, or the ``systemd_cgroup`` parameter); every
+  other key keeps its value, and keys of the template missing from the table
+  are added.  nvidia-ctk replaces the whole table instead.
+
+Files nested deeper than ``toml_edit.MAX_DEPTH`` levels are refused with a
+``ConfigError``; ``nan`` and ``inf`` values are read, written and compared
+as the TOML floats they are.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,18 +44,18 @@ import os
 import re
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import (
-    TomlError, apply_edits, dumps_path, dumps_string, dumps_value, get_path, parse,
+    TomlError, TomlNestingError, apply_edits, array_items, dumps_path, dumps_value, get_path, parse, values_equal,
 )
 
 CRI_PLUGINS = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
 DEFAULT_RUNTIME_TYPE = "io.containerd.runc.v2"
-DEFAULT_RUNTIME_PATH = "/usr/bin/nvidia-container-runtime"
 BUILTIN_RUNC = {"runtime_type": DEFAULT_RUNTIME_TYPE}
 RUNC_SHIMS = ("io.containerd.runc.v2", "io.containerd.runc.v1", "io.containerd.runtime.v1.linux")
 DROP_IN_HEADER = (
     "# Managed by the gpufleet.nvidia containerd_runtime module: the NVIDIA\n"
-    "# container runtime for containerd.  Edits here are overwritten; change the\n"
-    "# module's options instead.\n"
+    "# container runtime for containerd.  runtime_type, options.BinaryName and\n"
+    "# options.SystemdCgroup are overwritten (change the module's options\n"
+    "# instead); other keys of the runtime table are kept.\n"
 )
 
 
@@ -72,6 +82,8 @@ def load(text, path):
     """Parse ``text`` (the content of ``path``); raise ConfigError naming the file."""
     try:
         return parse(text)
+    except TomlNestingError as exc:
+        raise ConfigError("%s: %s; refusing to edit it" % (path, exc))
     except TomlError as exc:
         raise ConfigError("%s is not valid TOML: %s" % (path, exc))
 
@@ -144,12 +156,36 @@ def base_runtime(data, version, name):
     return found[0] if found else (None, None)
 
 
-def desired_runtime(base, runtime_type, runtime_path, systemd_cgroup=None):
-    """The runtime table we want: a copy of ``base`` with our binary."""
-    if base:
-        rt = copy.deepcopy(base)
+def _overlay(template, existing):
+    """``existing`` over ``template``: existing values win, tables merged key by key.
+
+    Keys keep the order of ``existing``; keys only the template has follow.
+    """
+    out = {}
+    for key, value in existing.items():
+        if isinstance(value, dict) and isinstance(template.get(key), dict):
+            out[key] = _overlay(template[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    for key, value in template.items():
+        if key not in out:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def desired_runtime(base, runtime_type, runtime_path, systemd_cgroup=None, existing=None):
+    """The runtime table we want: a copy of ``base`` with our binary.
+
+    ``existing`` is our runtime table as the files hold it now (or None):
+    its keys are kept, except those we own: ``runtime_type``,
+    ``options.BinaryName`` and ``options.SystemdCgroup`` (from
+    ``systemd_cgroup`` when given, else from the template when it sets it).
+    """
+    template = copy.deepcopy(base) if base else {}
+    if isinstance(existing, dict):
+        rt = _overlay(template, existing)
     else:
-        rt = {}
+        rt = template
     if "runtime_type" in rt:
         rt["runtime_type"] = runtime_type
     else:
@@ -157,8 +193,11 @@ def desired_runtime(base, runtime_type, runtime_path, systemd_cgroup=None):
     options = rt.get("options")
     options = copy.deepcopy(options) if isinstance(options, dict) else {}
     options["BinaryName"] = runtime_path
+    base_options = template.get("options")
     if systemd_cgroup is not None:
         options["SystemdCgroup"] = bool(systemd_cgroup)
+    elif isinstance(base_options, dict) and "SystemdCgroup" in base_options:
+        options["SystemdCgroup"] = copy.deepcopy(base_options["SystemdCgroup"])
     rt["options"] = options
     return rt
 
@@ -293,7 +332,7 @@ class _Editor(object):
         current = get_path(doc.data, full)
         entry = doc.find_entry(full)
         if entry is not None:
-            if current == value and type(current) is type(value):
+            if values_equal(current, value):
                 return False
             raw = doc.text[entry.value_start:entry.value_end]
             self.edits.append((entry.value_start, entry.value_end, dumps_value(value, raw.startswith("'") or literal)))
@@ -395,7 +434,7 @@ class _Editor(object):
         except TomlError as exc:
             raise ConfigError("%s: refusing to write: the edited file would not be valid TOML (%s); "
                               "the file was left unchanged" % (self.path, exc))
-        if _prune(new_doc.data) != _prune(self.expected):
+        if not values_equal(_prune(new_doc.data), _prune(self.expected)):
             raise ConfigError("%s: refusing to write: the edited file does not have the expected content; "
                               "the file was left unchanged" % self.path)
         return new_text
@@ -432,8 +471,24 @@ def _runtime_anchor(version):
     return [prefix + ("containerd", "runtimes"), prefix + ("containerd",), prefix, ("plugins",)]
 
 
-def edit_main(text, path, params, version, state, drop_in, import_pattern=None, keep_import=False):
-    """Edit the main config text. Returns (new_text, info)."""
+def _existing_runtime(primary, secondary):
+    """Our runtime table as the files hold it: ``primary`` over ``secondary``."""
+    if isinstance(primary, dict) and isinstance(secondary, dict):
+        return _overlay(secondary, primary)
+    if isinstance(primary, dict):
+        return primary
+    if isinstance(secondary, dict):
+        return secondary
+    return None
+
+
+def edit_main(text, path, params, version, state, drop_in, import_pattern=None, keep_import=False,
+              other_runtime=None):
+    """Edit the main config text. Returns (new_text, info).
+
+    ``other_runtime``: our runtime table in the drop-in file (or None); its
+    keys that we do not own are kept when the runtime moves into this file.
+    """
     doc = load(text, path)
     ed = _Editor(doc, path)
     info = {}
@@ -449,14 +504,14 @@ def edit_main(text, path, params, version, state, drop_in, import_pattern=None, 
     if state == "present" and not drop_in:
         base_name, base = base_runtime(doc.data, version, name)
         info["base_runtime"] = base_name
-        want = desired_runtime(base, params["runtime_type"], params["runtime_path"], params.get("systemd_cgroup"))
-        info["runtime"] = want
         have = get_path(doc.data, runtime_path)
-        if have != want:
+        want = desired_runtime(base, params["runtime_type"], params["runtime_path"], params.get("systemd_cgroup"),
+                               existing=_existing_runtime(have, other_runtime))
+        info["runtime"] = want
+        new_tables = []
+        if not values_equal(have, want) and not _patch_runtime(ed, doc, runtime_path, have, want, literal, nl):
             ed.remove_subtree(runtime_path)
             new_tables = [(runtime_path, want)]
-        else:
-            new_tables = []
         if version in (1, 2) and get_path(doc.data, runtimes + ("runc",)) is None:
             # containerd 1.x replaces its built-in runtimes by the configured
             # ones: without this, adding ours would make runc disappear.
@@ -496,36 +551,180 @@ def edit_main(text, path, params, version, state, drop_in, import_pattern=None, 
     return ed.result(), info
 
 
+def _patch_runtime(ed, doc, runtime_path, have, want, literal, nl):
+    """Bring our existing runtime table to ``want`` value by value, if that can be done in place.
+
+    ``want`` is ``have`` with some values set or added (see
+    :func:`desired_runtime`), so the changed lines are edited where they
+    are and the table keeps its comments and layout.  Returns False (and
+    edits nothing) when a change needs a new table or touches an inline
+    table: the caller then writes the whole table again.
+    """
+    if not isinstance(have, dict):
+        return False
+    changes = []
+
+    def walk(path, old, new):
+        if any(key not in new for key in old):
+            return False
+        for key, value in new.items():
+            current = old.get(key)
+            if isinstance(value, dict) and isinstance(current, dict):
+                if not walk(path + (key,), current, value):
+                    return False
+            elif key in old and values_equal(current, value):
+                continue
+            elif isinstance(value, dict) or isinstance(current, dict):
+                return False
+            else:
+                changes.append((path, key, value))
+        return True
+
+    if not walk(tuple(runtime_path), have, want):
+        return False
+    for table_path, key, _value in changes:
+        if doc.find_entry(table_path + (key,)) is None and (
+                get_path(doc.data, table_path + (key,)) is not None or not doc.header_tables(table_path)):
+            return False
+    for table_path, key, value in changes:
+        ed.set_scalar(table_path, key, value, literal, nl)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# The imports array, edited element by element
+
+
 def _edit_imports(ed, doc, path, pattern, keep, literal, nl):
+    """Add (``keep``) or remove ``pattern`` in ``imports``.
+
+    An existing array keeps its layout and comments: a new entry goes on its
+    own line with the indentation of the others when the array spans several
+    lines (after the last element, on one line otherwise); a removed entry
+    takes its line with it when it had one to itself.
+    """
     imports = doc.data.get("imports")
     if imports is not None and (not isinstance(imports, list) or not all(isinstance(i, str) for i in imports)):
         raise ConfigError("%s: 'imports' must be an array of strings" % path)
     imports = list(imports or [])
-    entry = doc.find_entry(("imports",))
     if keep:
         if pattern in imports:
             return
-        imports.append(pattern)
+        new = imports + [pattern]
     else:
         if pattern not in imports:
             return
-        imports = [i for i in imports if i != pattern]
-    if entry is not None:
-        raw = doc.text[entry.value_start:entry.value_end]
-        lit = "'" in raw if len(raw) > 2 else literal
-        ed.edits.append((entry.value_start, entry.value_end, dumps_value(imports, lit)))
-        ed._expect_set(("imports",), imports)
+        new = [i for i in imports if i != pattern]
+    entry = doc.find_entry(("imports",))
+    if entry is None:
+        if imports:
+            raise ConfigError("%s: 'imports' is not a plain key of the top-level table; edit it by hand" % path)
+        version_entry = doc.find_entry(("version",))
+        if version_entry is not None:
+            pos = version_entry.line_end
+        elif doc.root.entries:
+            pos = doc.root.content_end
+        else:
+            pos = 0
+        prefix = nl if pos > 0 and doc.text[pos - 1] != "\n" else ""
+        ed.edits.append((pos, pos, "%simports = %s%s" % (prefix, dumps_value(new, literal), nl)))
+        ed._expect_set(("imports",), new)
         return
-    version_entry = doc.find_entry(("version",))
-    if version_entry is not None:
-        pos = version_entry.line_end
-    elif doc.root.entries:
-        pos = doc.root.content_end
+    try:
+        items, close = array_items(doc.text, entry.value_start)
+    except TomlError as exc:
+        raise ConfigError("%s: cannot read 'imports': %s" % (path, exc))
+    if keep:
+        _append_item(ed, doc.text, entry, items, close, pattern, literal, nl)
     else:
-        pos = 0
-    prefix = nl if pos > 0 and doc.text[pos - 1] != "\n" else ""
-    ed.edits.append((pos, pos, "%simports = %s%s" % (prefix, dumps_value(imports, literal), nl)))
-    ed._expect_set(("imports",), imports)
+        for index, value in enumerate(imports):
+            if value == pattern:
+                _remove_item(ed, doc.text, entry.value_start, items, index)
+    ed._expect_set(("imports",), new)
+
+
+def _line_start(text, pos):
+    return text.rfind("\n", 0, pos) + 1
+
+
+def _end_of_line(text, pos):
+    """Offset of the line break after ``pos`` when only blanks and a comment come first, else None."""
+    i = pos
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    if text.startswith("#", i):
+        i = text.find("\n", i)
+        if i < 0:
+            return None
+        return i - 1 if text[i - 1] == "\r" else i
+    if text.startswith("\r\n", i) or text.startswith("\n", i):
+        return i
+    return None
+
+
+def _own_line(text, array_start, start):
+    """Whether the element at ``start`` begins its line (and not the line of ``[``)."""
+    line = _line_start(text, start)
+    return line > array_start and text[line:start].strip() == ""
+
+
+def _append_item(ed, text, entry, items, close, value, literal, nl):
+    multiline = "\n" in text[entry.value_start:close]
+    if items:
+        literal = text.startswith("'", items[-1][0])
+    item = dumps_value(value, literal)
+    if not items:
+        line = _line_start(text, close)
+        if multiline and line > entry.value_start and text[line:close].strip() == "":
+            # "]" alone on its line: the entry goes on a line before it
+            ed.edits.append((line, line, "%s  %s,%s" % (text[line:close], item, nl)))
+        elif multiline:
+            ed.edits.append((close, close, item))
+        else:
+            ed.edits.append((entry.value_start + 1, entry.value_start + 1, item))
+        return
+    _last_start, last_end, comma = items[-1]
+    if not multiline:
+        if comma is None:
+            ed.edits.append((last_end, last_end, ", " + item))
+        else:
+            ed.edits.append((comma + 1, comma + 1, " %s," % item))
+        return
+    indent = entry.indent + "  "
+    for start, _end, _comma in (items[-1], items[0]):
+        if _own_line(text, entry.value_start, start):
+            indent = text[_line_start(text, start):start]
+            break
+    pos = comma + 1 if comma is not None else last_end
+    eol = _end_of_line(text, pos)
+    if comma is None:
+        ed.edits.append((last_end, last_end, ","))
+    if eol is not None:
+        ed.edits.append((eol, eol, "%s%s%s%s" % (nl, indent, item, "," if comma is not None else "")))
+    else:
+        # the closing bracket follows on the same line
+        ed.edits.append((pos, pos, "%s%s%s" % (nl, indent, item)))
+
+
+def _remove_item(ed, text, array_start, items, index):
+    start, end, comma = items[index]
+    if _own_line(text, array_start, start) and (comma is None or "\n" not in text[end:comma]):
+        eol = _end_of_line(text, comma + 1 if comma is not None else end)
+        if eol is not None:
+            ed._remove(_line_start(text, start), text.find("\n", eol) + 1)
+            if comma is None and index > 0:
+                # the last element, written without a trailing comma: so is its predecessor now
+                ed._remove(items[index - 1][2], items[index - 1][2] + 1)
+            return
+    if comma is not None:
+        stop = comma + 1
+        while stop < len(text) and text[stop] in " \t":
+            stop += 1
+        ed._remove(start, stop)
+    elif index > 0:
+        ed._remove(items[index - 1][2], end)
+    else:
+        ed._remove(start, end)
 
 
 def import_pattern_for(drop_in_path):
@@ -563,6 +762,119 @@ def render_drop_in(params, version, base_name, want):
     return "".join(lines)
 
 
+def _drop_in_runtime(drop_in_text, version, name):
+    """Our runtime table in the current drop-in, or None (missing or unreadable: it is rewritten)."""
+    if drop_in_text is None:
+        return None
+    try:
+        data = parse(drop_in_text).data
+    except TomlError:
+        return None
+    table = get_path(data, cri_prefix(version) + ("containerd", "runtimes", name))
+    return table if isinstance(table, dict) else None
+
+
+def _choose_version(main_doc, main_empty, params, containerd_major):
+    """(config version, warnings) for the main file; raise ConfigError for a version we must not edit."""
+    path = params["path"]
+    warnings = []
+    requested = str(params.get("config_version") or "auto")
+    if main_empty:
+        version = version_for_containerd(containerd_major) if requested == "auto" else int(requested)
+    else:
+        version = document_version(main_doc, path)
+        if requested != "auto" and int(requested) != version:
+            warnings.append("%s declares version %d; config_version=%s is used only for new files"
+                            % (path, version, requested))
+    if version == 1 and params["state"] == "present" and containerd_major is not None and containerd_major >= 2:
+        # containerd 2.1.9 loads such a file but drops its plugins.cri runtimes
+        raise ConfigError("%s is a version 1 config (no 'version' key), which containerd %d.x does not read "
+                          "correctly; convert it first with 'containerd config migrate'" % (path, containerd_major))
+    if version == 3 and containerd_major is not None and containerd_major < 2:
+        raise ConfigError("%s: config version 3 needs containerd 2.x, but containerd %d.x is installed"
+                          % (path, containerd_major))
+    return version, warnings
+
+
+def _plan_absent(main_text, main_doc, drop_in_text, params, version, containerd_major, drop_in_dir_has_others):
+    """state=absent: our runtime out of the main file, the drop-in deleted, our import removed."""
+    new_main = main_text
+    if main_doc is not None and main_doc.data:
+        pattern = import_pattern_for(params["drop_in_path"])
+        new_main, _info = edit_main(main_text, params["path"], params, version, "absent", params["drop_in"],
+                                    import_pattern=pattern if drop_in_text is not None or params["drop_in"] else None,
+                                    keep_import=drop_in_dir_has_others)
+    return {"main": new_main, "drop_in": None, "default_runtime_name": _effective_default(new_main, None, version)}
+
+
+def _plan_in_main(main_text, main_doc, drop_in_text, params, version, containerd_major, drop_in_dir_has_others):
+    """state=present, drop_in=false: the runtime in the main file; a drop-in of ours is deleted."""
+    text = main_text or ""
+    if main_doc is None or not main_doc.data:
+        if not text.strip():
+            text = "version = %d\n" % version
+        else:
+            # only comments: keep them, add the version line
+            text = text + ("" if text.endswith("\n") else "\n") + "version = %d\n" % version
+    pattern = import_pattern_for(params["drop_in_path"])
+    new_main, info = edit_main(text, params["path"], params, version, "present", False,
+                               import_pattern=pattern if drop_in_text is not None else None,
+                               keep_import=drop_in_dir_has_others,
+                               other_runtime=_drop_in_runtime(drop_in_text, version, params["name"]))
+    result = {"main": new_main, "drop_in": None, "default_runtime_name": _effective_default(new_main, None, version)}
+    result.update(info)
+    return result
+
+
+def _plan_drop_in(main_text, main_doc, drop_in_text, params, version, containerd_major, drop_in_dir_has_others):
+    """state=present, drop_in=true: the runtime in our drop-in, imported by the main file."""
+    path = params["path"]
+    drop_in_path = params["drop_in_path"]
+    main_empty = main_doc is None or not main_doc.data
+    if version == 1:
+        raise ConfigError("%s: config version 1 does not support imports; use drop_in=false "
+                          "or migrate the file to version 2 (containerd config migrate)" % path)
+    main_data = {} if main_empty else main_doc.data
+    _check_tables(main_data, version, path)
+    if version == 2 and (containerd_major is None or containerd_major < 2) and get_path(main_data, cri_prefix(2)):
+        raise ConfigError(
+            "%s: containerd 1.x replaces a whole plugin section with the one from an imported file, so a "
+            "drop-in would discard your settings under plugins.\"%s\"; use drop_in=false for this host "
+            "(or move those settings into the drop-in directory yourself)%s"
+            % (path, CRI_PLUGINS[2], "" if containerd_major is not None else
+               " (containerd was not found, so its version is unknown)"))
+    name = params["name"]
+    base_name, base = base_runtime(main_data, version, name)
+    existing = _existing_runtime(_drop_in_runtime(drop_in_text, version, name),
+                                 get_path(main_data, cri_prefix(version) + ("containerd", "runtimes", name)))
+    want = desired_runtime(base, params["runtime_type"], params["runtime_path"], params.get("systemd_cgroup"),
+                           existing=existing)
+    new_drop_in = render_drop_in(params, version, base_name, want)
+    if drop_in_text is not None and drop_in_text != new_drop_in:
+        try:
+            if values_equal(parse(drop_in_text).data, parse(new_drop_in).data):
+                new_drop_in = drop_in_text
+        except TomlError:
+            pass
+    pattern = import_pattern_for(drop_in_path)
+    if main_empty:
+        base_text = main_text if main_text and main_text.strip() else ""
+        lines = "version = %d\nimports = %s\n" % (version, dumps_value([pattern], version == 3))
+        if base_text:
+            new_main = base_text + ("" if base_text.endswith("\n") else "\n") + lines
+        else:
+            new_main = lines
+    else:
+        cover = imports_cover(main_data.get("imports"), drop_in_path)
+        new_main, _info = edit_main(main_text, path, params, version, "present", True,
+                                    import_pattern=None if cover else pattern, keep_import=True)
+    return {"main": new_main, "drop_in": new_drop_in, "base_runtime": base_name, "runtime": want,
+            "default_runtime_name": _effective_default(new_main, new_drop_in, version)}
+
+
+_PLANNERS = {"absent": _plan_absent, "main": _plan_in_main, "drop_in": _plan_drop_in}
+
+
 def plan(main_text, drop_in_text, params, containerd_major=None, drop_in_dir_has_others=False):
     """Compute the new files.
 
@@ -575,106 +887,25 @@ def plan(main_text, drop_in_text, params, containerd_major=None, drop_in_dir_has
 
     Returns a dict: main (new text or None = leave missing), drop_in (new text
     or None = must not exist), version, plugin, runtime, base_runtime,
-    default_runtime_name, warnings.
+    default_runtime_name, warnings.  Raises ConfigError.
+
+    One planner per mode (:func:`_plan_absent`, :func:`_plan_in_main`,
+    :func:`_plan_drop_in`); this function reads the main file once, picks
+    the config version and dispatches.
     """
-    path = params["path"]
-    drop_in_path = params["drop_in_path"]
-    state = params["state"]
-    drop_in = params["drop_in"]
-    warnings = []
-    result = {"warnings": warnings, "base_runtime": None, "runtime": None}
-
-    requested = str(params.get("config_version") or "auto")
-    if requested == "auto":
-        fresh_version = version_for_containerd(containerd_major)
+    main_doc = load(main_text, params["path"]) if main_text is not None else None
+    main_empty = main_doc is None or not main_doc.data
+    version, warnings = _choose_version(main_doc, main_empty, params, containerd_major)
+    if params["state"] == "absent":
+        mode = "absent"
+    elif params["drop_in"]:
+        mode = "drop_in"
     else:
-        fresh_version = int(requested)
-
-    main_empty = main_text is None or not load(main_text, path).data
-    if main_empty:
-        version = fresh_version
-    else:
-        version = document_version(load(main_text, path), path)
-        if requested != "auto" and int(requested) != version:
-            warnings.append("%s declares version %d; config_version=%s is used only for new files"
-                            % (path, version, requested))
-    if version == 1 and state == "present" and containerd_major is not None and containerd_major >= 2:
-        # containerd 2.1.9 loads such a file but drops its plugins.cri runtimes
-        raise ConfigError("%s is a version 1 config (no 'version' key), which containerd %d.x does not read "
-                          "correctly; convert it first with 'containerd config migrate'" % (path, containerd_major))
-    if version == 3 and containerd_major is not None and containerd_major < 2:
-        raise ConfigError("%s: config version 3 needs containerd 2.x, but containerd %d.x is installed"
-                          % (path, containerd_major))
-    result["version"] = version
-    result["plugin"] = CRI_PLUGINS[version]
-    pattern = import_pattern_for(drop_in_path)
-
-    if state == "absent":
-        new_main = main_text
-        if main_text is not None and not main_empty:
-            new_main, _info = edit_main(main_text, path, params, version, "absent", drop_in,
-                                        import_pattern=pattern if drop_in_text is not None or drop_in else None,
-                                        keep_import=drop_in_dir_has_others)
-        result["main"] = new_main
-        result["drop_in"] = None
-        result["default_runtime_name"] = _effective_default(new_main, None, version)
-        return result
-
-    if not drop_in:
-        text = main_text or ""
-        if main_empty and not text.strip():
-            text = "version = %d%s" % (version, "\n")
-        elif main_empty:
-            # only comments: keep them, add the version line
-            text = text + ("" if text.endswith("\n") else "\n") + "version = %d\n" % version
-        new_main, info = edit_main(text, path, params, version, "present", False,
-                                   import_pattern=pattern if drop_in_text is not None else None, keep_import=False
-                                   if not drop_in_dir_has_others else True)
-        result.update(info)
-        result["main"] = new_main
-        result["drop_in"] = None
-        result["default_runtime_name"] = _effective_default(new_main, None, version)
-        return result
-
-    # drop-in mode
-    if version == 1:
-        raise ConfigError("%s: config version 1 does not support imports; use drop_in=false "
-                          "or migrate the file to version 2 (containerd config migrate)" % path)
-    main_data = {} if main_empty else load(main_text, path).data
-    _check_tables(main_data, version, path)
-    if version == 2 and (containerd_major is None or containerd_major < 2) and get_path(main_data, cri_prefix(2)):
-        raise ConfigError(
-            "%s: containerd 1.x replaces a whole plugin section with the one from an imported file, so a "
-            "drop-in would discard your settings under plugins.\"%s\"; use drop_in=false for this host "
-            "(or move those settings into the drop-in directory yourself)%s"
-            % (path, CRI_PLUGINS[2], "" if containerd_major is not None else
-               " (containerd was not found, so its version is unknown)"))
-    base_name, base = base_runtime(main_data, version, params["name"])
-    want = desired_runtime(base, params["runtime_type"], params["runtime_path"], params.get("systemd_cgroup"))
-    result["base_runtime"] = base_name
-    result["runtime"] = want
-    rendered = render_drop_in(params, version, base_name, want)
-    new_drop_in = rendered
-    if drop_in_text is not None and drop_in_text != rendered:
-        try:
-            if parse(drop_in_text).data == parse(rendered).data:
-                new_drop_in = drop_in_text
-        except TomlError:
-            pass
-    if main_empty:
-        base_text = main_text if main_text and main_text.strip() else ""
-        if not base_text:
-            new_main = "version = %d\nimports = %s\n" % (version, dumps_value([pattern], version == 3))
-        else:
-            new_main = base_text + ("" if base_text.endswith("\n") else "\n") + \
-                "version = %d\nimports = %s\n" % (version, dumps_value([pattern], version == 3))
-    else:
-        cover = imports_cover(main_data.get("imports"), drop_in_path)
-        new_main, _info = edit_main(main_text, path, params, version, "present", True,
-                                    import_pattern=None if cover else pattern, keep_import=True)
-    result["main"] = new_main
-    result["drop_in"] = new_drop_in
-    result["default_runtime_name"] = _effective_default(new_main, new_drop_in, version)
+        mode = "main"
+    result = {"warnings": warnings, "base_runtime": None, "runtime": None,
+              "version": version, "plugin": CRI_PLUGINS[version]}
+    result.update(_PLANNERS[mode](main_text, main_doc, drop_in_text, params, version, containerd_major,
+                                  drop_in_dir_has_others))
     return result
 
 
@@ -701,6 +932,3 @@ def runtime_in_dump(dump_text, version_hint, name, runtime_path):
     if binary != runtime_path:
         return "containerd's config dump does not show runtime %r with BinaryName %r" % (name, runtime_path)
     return None
-
-
-__all__ = ["ConfigError", "plan", "parse_containerd_version", "runtime_in_dump", "dumps_string"]

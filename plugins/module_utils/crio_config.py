@@ -18,7 +18,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import (
-    TomlError, dumps_path, dumps_value, get_path, parse,
+    TomlError, TomlNestingError, dumps_path, dumps_value, get_path, parse, values_equal,
 )
 
 RUNTIMES = ("crio", "runtime", "runtimes")
@@ -49,6 +49,8 @@ def effective(files):
     for path, text in files:
         try:
             doc = parse(text)
+        except TomlNestingError as exc:
+            raise CrioConfigError("%s: %s; refusing to read it" % (path, exc))
         except TomlError as exc:
             raise CrioConfigError("%s is not valid TOML: %s" % (path, exc))
         node = doc.data
@@ -106,7 +108,7 @@ def plan(main_text, drop_ins, our_text, params):
     text, runtime, base_name = render(data, params)
     if our_text is not None and our_text != text:
         try:
-            if parse(our_text).data == parse(text).data:
+            if values_equal(parse(our_text).data, parse(text).data):
                 text = our_text
         except TomlError:
             pass

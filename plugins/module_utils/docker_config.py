@@ -23,6 +23,13 @@ key order is kept, new keys are appended to their object, ``": "`` between
 key and value, empty objects/arrays as ``{}``/``[]``, one trailing newline,
 non-ASCII text written as UTF-8.
 
+Refused with ``DockerConfigError`` (the message names the file): invalid
+JSON, NaN/Infinity, duplicate keys, objects and arrays nested deeper than
+:data:`MAX_DEPTH` levels (checked on the text, before anything recurses),
+wrong types of the keys we edit, and a ``runtimeArgs`` of our runtime that
+dockerd cannot load (not an array of strings) when the caller does not say
+which arguments it wants.
+
 Runs on Python 3.6+.
 """
 
@@ -49,6 +56,14 @@ RELOAD_RESTART = "restart"
 _RELOAD_RANK = {RELOAD_NONE: 0, RELOAD_SIGHUP: 1, RELOAD_RESTART: 2}
 
 _MISSING = object()
+
+# Deepest nesting of objects and arrays we read.  Docker's own options nest
+# three levels; the limit keeps every recursive walk far from Python's
+# recursion limit (the json module's own included).
+MAX_DEPTH = 64
+
+# A JSON string (escapes skipped, unterminated ones too) or a bracket.
+_NESTING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[{]|[\]}]', re.S)
 
 
 class DockerConfigError(ValueError):
@@ -100,14 +115,34 @@ def _location(text, pos):
     return line, column
 
 
+def nesting_error(text, path="daemon.json", limit=MAX_DEPTH):
+    """A message when objects/arrays in ``text`` nest deeper than ``limit``, else ``None``.
+
+    A linear scan of the text, so it is safe on any input (valid JSON or not).
+    """
+    depth = 0
+    for match in _NESTING_TOKEN.finditer(text):
+        token = match.group(0)
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                line, column = _location(text, match.start())
+                return ("%s nests objects and arrays deeper than %d levels (line %d column %d); "
+                        "refusing to read it" % (path, limit, line, column))
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
 def parse_config(text, path="daemon.json"):
     """Return the JSON object in ``text`` as a dict.
 
     ``None`` (missing file), an empty or whitespace-only text mean ``{}``.
     A UTF-8 byte-order mark is ignored (Docker ignores it too).  Raises
     ``DockerConfigError`` naming ``path`` for invalid JSON, NaN/Infinity,
-    duplicate keys, a value that is not an object, and for ``runtimes``,
-    ``features`` or ``default-runtime`` of the wrong type.
+    duplicate keys, nesting deeper than :data:`MAX_DEPTH`, a value that is
+    not an object, and for ``runtimes``, ``features`` or ``default-runtime``
+    of the wrong type.
     """
     if text is None:
         return {}
@@ -115,6 +150,9 @@ def parse_config(text, path="daemon.json"):
         text = text[1:]
     if not text.strip():
         return {}
+    problem = nesting_error(text, path)
+    if problem:
+        raise DockerConfigError(problem)
     try:
         data = json.loads(text, object_pairs_hook=_pairs_to_dict,
                           parse_float=JsonFloat, parse_constant=_reject_constant)
@@ -281,7 +319,10 @@ def ensure_runtime(data, name, runtime_path, runtime_args=None, set_as_default=N
     * ``runtimes.<name>`` is created as ``{"path": ..., "runtimeArgs": [...]}``
       or corrected in place (other keys of the entry are kept);
     * ``runtime_args``: ``None`` keeps existing ``runtimeArgs`` (a new entry
-      gets ``[]``); a list is enforced (a missing key equals ``[]``);
+      gets ``[]``), and refuses one dockerd cannot load (anything but an
+      array of strings: dockerd fails to start or reload with it, so it must
+      not pass as converged); a list is enforced (a missing key equals
+      ``[]``);
     * ``set_as_default``: ``True`` sets ``default-runtime``; ``False`` removes
       it only when it names this runtime; ``None`` leaves it alone;
     * ``cdi``: ``True``/``False`` sets ``features.cdi``; ``None`` leaves it.
@@ -309,6 +350,8 @@ def ensure_runtime(data, name, runtime_path, runtime_args=None, set_as_default=N
             entry["runtimeArgs"] = wanted
     elif created:
         entry["runtimeArgs"] = []
+    else:
+        _check_runtime_args(entry.get("runtimeArgs", _MISSING), name, path)
     if set_as_default is True:
         if new.get("default-runtime") != name:
             new["default-runtime"] = name
@@ -317,6 +360,19 @@ def ensure_runtime(data, name, runtime_path, runtime_args=None, set_as_default=N
             del new["default-runtime"]
     _apply_cdi(new, cdi)
     return new
+
+
+def _check_runtime_args(value, name, path):
+    if value is _MISSING or (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+        return
+    if isinstance(value, list):
+        problem = "an array with %s in it" % _json_type([item for item in value if not isinstance(item, str)][0])
+    else:
+        problem = _json_type(value)
+    raise DockerConfigError(
+        '%s: runtimes.%s.runtimeArgs must be an array of strings, not %s; dockerd does not load this file. '
+        'Write the arguments as an array (e.g. ["--debug"]) or pass runtime_args to set them'
+        % (path, name, problem))
 
 
 def remove_runtime(data, name, cdi=None, path="daemon.json"):
@@ -426,8 +482,9 @@ def plan(text, state="present", name="nvidia", runtime_path="nvidia-container-ru
 
     ``text`` is ``None`` for a missing file.  Returns a dict with ``before``
     and ``after`` (data), ``changed``, ``after_text`` (``None`` when
-    unchanged), ``reload_required``, ``reload_reasons`` and ``sighup_hazard``
-    (see :func:`sighup_hazard`).  Raises
+    unchanged), ``runtimes`` (the names under ``runtimes`` after the change,
+    in file order), ``reload_required``, ``reload_reasons`` and
+    ``sighup_hazard`` (see :func:`sighup_hazard`).  Raises
     ``DockerConfigError``.
     """
     problem = validate_runtime_name(name)
@@ -449,10 +506,12 @@ def plan(text, state="present", name="nvidia", runtime_path="nvidia-container-ru
         hazard = sighup_hazard(before, after)
     else:
         reload_required, reasons, hazard = RELOAD_NONE, [], None
+    runtimes = after.get("runtimes")
     return {
         "sighup_hazard": hazard,
         "before": before,
         "after": after,
+        "runtimes": list(runtimes) if isinstance(runtimes, dict) else [],
         "changed": changed,
         "after_text": after_text,
         "reload_required": reload_required,

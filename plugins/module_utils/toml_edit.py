@@ -22,6 +22,12 @@ and formatting included, is kept.  The table-definition rules of TOML 1.0
 tables and arrays are immutable) are enforced, so an edit that would make a
 document invalid is caught by re-parsing the result.
 
+Nesting deeper than :data:`MAX_DEPTH` levels (tables, dotted keys, arrays,
+inline tables) is refused with :class:`TomlNestingError` before the reader
+recurses, so a hostile or broken file cannot exhaust the stack.  ``nan`` and
+``inf`` are ordinary TOML floats: :func:`values_equal` compares documents
+with ``nan`` equal to ``nan``.
+
 Runs on Python 3.6+.
 """
 
@@ -43,6 +49,16 @@ class TomlError(ValueError):
         self.col = col
         where = " (line %d, column %d)" % (line, col) if line is not None else ""
         ValueError.__init__(self, msg + where)
+
+
+class TomlNestingError(TomlError):
+    """The document nests tables and arrays deeper than :data:`MAX_DEPTH` levels."""
+
+
+# How deep a key path (tables, dotted keys, array elements) may go.  Real
+# containerd and CRI-O files stay under 10 levels; the limit keeps every
+# recursive walk of a parsed document far from Python's recursion limit.
+MAX_DEPTH = 64
 
 
 class Table(object):
@@ -125,6 +141,43 @@ def get_path(data, path, default=None):
     return node
 
 
+def values_equal(a, b):
+    """Equality of decoded TOML values, as the documents mean them.
+
+    Types are compared exactly (``true`` is not ``1``, ``1`` is not ``1.0``)
+    and ``nan`` equals ``nan`` (whatever its sign), so a document holding
+    ``nan`` equals itself.
+    """
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        if len(a) != len(b):
+            return False
+        for key, value in a.items():
+            if key not in b or not values_equal(value, b[key]):
+                return False
+        return True
+    if isinstance(a, list):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+def array_items(text, start):
+    """Spans of the elements of the array whose ``[`` is at ``text[start]``.
+
+    Returns ``(items, close)``: ``items`` is a list of ``(value_start,
+    value_end, comma)`` where ``comma`` is the offset of the comma after the
+    element or ``None`` (last element without a trailing comma); ``close`` is
+    the offset of the closing ``]``.  Raises :class:`TomlError`.
+    """
+    parser = _Parser(text)
+    parser._aot_paths = set()
+    parser.pos = start
+    return parser.array_spans()
+
+
 def apply_edits(text, edits):
     """Apply non-overlapping ``(start, end, replacement)`` edits to ``text``."""
     out = []
@@ -182,7 +235,7 @@ def dumps_value(value, literal=False):
         return str(value)
     if isinstance(value, float):
         if math.isnan(value):
-            return "nan"
+            return "-nan" if math.copysign(1.0, value) < 0 else "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         return repr(value)
@@ -295,6 +348,7 @@ class _Parser(object):
         self.entries = []
         self.header = ()
         self.table = None
+        self.depth = 0      # length of the key path of the value being read
 
     # --- errors and positions -------------------------------------------
     def err(self, msg, pos=None):
@@ -302,6 +356,13 @@ class _Parser(object):
         line = self.s.count("\n", 0, pos) + 1
         col = pos - (self.s.rfind("\n", 0, pos) + 1) + 1
         return TomlError(msg, line, col)
+
+    def check_depth(self, depth, pos=None):
+        if depth > MAX_DEPTH:
+            pos = self.pos if pos is None else pos
+            line = self.s.count("\n", 0, pos) + 1
+            col = pos - (self.s.rfind("\n", 0, pos) + 1) + 1
+            raise TomlNestingError("tables and arrays are nested deeper than %d levels" % MAX_DEPTH, line, col)
 
     def peek(self, k=1):
         return self.s[self.pos:self.pos + k]
@@ -366,6 +427,7 @@ class _Parser(object):
         self.pos += 2 if is_array else 1
         self.skip_ws()
         key = self.parse_key()
+        self.check_depth(len(key), start)
         self.skip_ws()
         close = "]]" if is_array else "]"
         if not self.s.startswith(close, self.pos):
@@ -420,6 +482,7 @@ class _Parser(object):
     def parse_keyval_line(self):
         start = self.line_start(self.pos)
         indent = self.s[start:self.pos]
+        self.depth = len(self.header)
         key, vstart, value = self.parse_keyval()
         vend = self.pos
         header = self.header
@@ -445,7 +508,11 @@ class _Parser(object):
         self.table.content_end = self.pos
 
     def parse_keyval(self):
+        start = self.pos
         key = self.parse_key()
+        outer = self.depth
+        self.depth = outer + len(key)
+        self.check_depth(self.depth, start)
         self.skip_ws()
         if self.peek() != "=":
             raise self.err("expected '=' after the key %s" % dumps_path(key))
@@ -453,6 +520,7 @@ class _Parser(object):
         self.skip_ws()
         vstart = self.pos
         value = self.parse_value()
+        self.depth = outer
         return key, vstart, value
 
     # --- keys ----------------------------------------------------------------
@@ -556,14 +624,27 @@ class _Parser(object):
             raise self.err("invalid date-time: %s" % exc)
 
     def parse_array(self):
-        self.pos += 1
         out = []
+        for _start in self._array_elements():
+            out.append(self.parse_value())
+        return out
+
+    def _array_elements(self):
+        """Walk an array (``self.pos`` at its ``[``): yield at each element.
+
+        ``self.pos`` is at the element's first character; the caller reads
+        the element (leaving ``self.pos`` after it) before the next step.
+        """
+        self.check_depth(self.depth + 1)
+        self.depth += 1
+        self.pos += 1
         while True:
             self.skip_array_ws()
             if self.peek() == "]":
                 self.pos += 1
-                return out
-            out.append(self.parse_value())
+                self.depth -= 1
+                return
+            yield self.pos
             self.skip_array_ws()
             c = self.peek()
             if c == ",":
@@ -571,8 +652,23 @@ class _Parser(object):
                 continue
             if c == "]":
                 self.pos += 1
-                return out
+                self.depth -= 1
+                return
             raise self.err("expected ',' or ']' in an array, found %r" % (c or "end of file"))
+
+    def array_spans(self):
+        """``(items, close)`` of the array at ``self.pos`` (see :func:`array_items`)."""
+        if self.peek() != "[":
+            raise self.err("expected an array")
+        items = []
+        for vstart in self._array_elements():
+            self.parse_value()
+            vend = self.pos
+            self.skip_array_ws()
+            comma = self.pos if self.peek() == "," else None
+            self.pos = vend
+            items.append((vstart, vend, comma))
+        return items, self.pos - 1
 
     def skip_array_ws(self):
         while self.pos < self.n:

@@ -8,6 +8,8 @@ arguments that come out of templating as ``str`` subclasses (ansible-core
 2.19 tags templated strings; the merge compares JSON types exactly).
 """
 import base64
+import inspect
+import json
 import os
 import sys
 
@@ -31,7 +33,18 @@ class Tagged(str):
     """A str subclass, as templated values are on ansible-core 2.19."""
 
 
+# The corpus and the generated cases were written against plan()'s own
+# defaults; the filter's defaults are the module's.  Both sides get the same
+# arguments.
+PLAN_RUNTIME_PATH = inspect.signature(dc.plan).parameters["runtime_path"].default
+
+
+def same_args(args):
+    return dict(args, runtime_path=args.get("runtime_path", PLAN_RUNTIME_PATH))
+
+
 def tagged(args):
+    args = same_args(args)
     return dict((k, Tagged(v) if isinstance(v, str) else [Tagged(x) for x in v] if isinstance(v, list) else v)
                 for k, v in args.items())
 
@@ -116,5 +129,36 @@ def test_agrees_with_the_module_on_generated_files(data, options, indent4):
     assert got["error"] is None
     assert got["changed"] is want["changed"]
     assert got["reload_required"] == want["reload_required"]
+    # the module reports list(after["runtimes"]): file order, not sorted
+    runtimes = want["after"].get("runtimes")
+    assert got["runtimes"] == want["runtimes"] == (list(runtimes) if isinstance(runtimes, dict) else [])
     if want["changed"]:
         assert docker_daemon_json_plan(b64(want["after_text"]), base64_encoded=True, **tagged(options))["changed"] is False
+
+
+def test_runtimes_in_file_order_as_the_module_reports_them():
+    text = json.dumps({"runtimes": {"runsc": {"path": "/usr/bin/runsc"}, "kata": {"path": "/usr/bin/kata"}}})
+    got = docker_daemon_json_plan(text)
+    assert got["runtimes"] == ["runsc", "kata", "nvidia"]
+    assert got["runtimes"] == dc.plan(text)["runtimes"]
+
+
+def test_nesting_too_deep_is_an_error_not_a_crash():
+    for depth in (65, 500, 100000):
+        text = '{"a": ' + "[" * depth + "]" * depth + "}"
+        for content, encoded in ((text, False), (b64(text), True)):
+            got = docker_daemon_json_plan(content, base64_encoded=encoded)
+            assert got["changed"] is False
+            assert got["error"].startswith("/etc/docker/daemon.json nests objects and arrays deeper than 64 levels")
+    # 64 levels in all (the top-level object included) is still read
+    text = '{"a": ' + "[" * 63 + "]" * 63 + "}"
+    assert docker_daemon_json_plan(text)["error"] is None
+
+
+def test_runtime_args_string_is_the_modules_error():
+    text = '{"runtimes": {"nvidia": {"path": "/usr/bin/nvidia-container-runtime", "runtimeArgs": "--debug"}}}'
+    got = docker_daemon_json_plan(text, runtime_path="/usr/bin/nvidia-container-runtime")
+    assert got["changed"] is False
+    assert "runtimes.nvidia.runtimeArgs must be an array of strings, not a string" in got["error"]
+    fixed = docker_daemon_json_plan(text, runtime_path="/usr/bin/nvidia-container-runtime", runtime_args=["--debug"])
+    assert fixed["changed"] is True and fixed["error"] is None

@@ -79,3 +79,28 @@ def test_bad_files(text, msg):
     with pytest.raises(cc.CrioConfigError) as err:
         cc.plan(text, [], None, params())
     assert msg in str(err.value) and "/etc/crio/crio.conf" in str(err.value)
+
+
+@pytest.mark.parametrize("text", [
+    "x = " + "[" * 500 + "]" * 500 + "\n",
+    "[" + ".".join(["crio"] * 300) + "]\n",
+    "x = " + "{a = " * 100000,
+])
+def test_nesting_deeper_than_the_limit_is_refused_cleanly(text):
+    for main, others in ((text, []), (read("crio.conf"), [("/etc/crio/crio.conf.d/10-deep.conf", text)])):
+        with pytest.raises(cc.CrioConfigError) as err:
+            cc.plan(main, others, None, params())
+        assert "tables and arrays are nested deeper than 64 levels" in str(err.value)
+        assert str(err.value).startswith("/etc/crio/crio.conf" if main is text else "/etc/crio/crio.conf.d/10-deep.conf")
+
+
+def test_nan_in_the_template_is_copied_and_stable():
+    text = read("crio.conf").replace("[crio.runtime.runtimes.runc]\n", "[crio.runtime.runtimes.runc]\ncpu_ratio = nan\n", 1)
+    assert "cpu_ratio = nan" in text
+    first = cc.plan(text, [], None, params())["drop_in"]
+    rt = loads(first)["crio"]["runtime"]["runtimes"]["nvidia"]
+    assert rt["cpu_ratio"] != rt["cpu_ratio"]
+    # the file we wrote is recognised as ours on the next run, even reformatted
+    assert cc.plan(text, [], first, params())["drop_in"] == first
+    reformatted = first.replace("cpu_ratio = nan", "cpu_ratio = nan  # copied from runc")
+    assert cc.plan(text, [], reformatted, params())["drop_in"] == reformatted

@@ -223,3 +223,76 @@ def test_reload_reasons_name_the_keys():
 ])
 def test_sighup_hazard(before, after, hazard):
     assert bool(dc.sighup_hazard(before, after)) is hazard
+
+
+# nesting (issue 11, finding 4) ------------------------------------------------
+
+def _nested(depth, open_="[", close="]"):
+    return '{"x": ' + open_ * depth + close * depth + "}"
+
+
+@pytest.mark.parametrize("text", [
+    _nested(64),                                   # 65 levels with the top-level object
+    _nested(500),
+    _nested(100000),                               # deeper than the json module itself can go
+    '{"x": ' + '{"a": ' * 500 + "1" + "}" * 500 + "}",
+    '{"x": ' + "[" * 200,                          # unterminated: the depth is refused first
+])
+def test_nesting_deeper_than_the_limit_is_refused_cleanly(text):
+    for state in ("present", "absent"):
+        with pytest.raises(dc.DockerConfigError) as err:
+            dc.plan(text, state=state, path="/etc/docker/daemon.json")
+        assert str(err.value).startswith("/etc/docker/daemon.json nests objects and arrays deeper than 64 levels")
+
+
+def test_nesting_up_to_the_limit_is_read_and_kept():
+    text = _nested(63)
+    result = dc.plan(text)
+    assert result["changed"] is True
+    again = dc.plan(result["after_text"])
+    assert again["changed"] is False
+    assert dc.json_equal(again["after"]["x"], dc.parse_config(text)["x"])
+
+
+def test_brackets_inside_strings_do_not_count():
+    text = json.dumps({"x": "[" * 500 + '\\"{' * 100, "y": ["]" * 300]})
+    assert dc.nesting_error(text) is None
+    assert dc.plan(text)["changed"] is True
+    assert "line 1 column 7" in dc.nesting_error(_nested(64), "f")
+
+
+# runtimeArgs that dockerd cannot load (finding 11) -------------------------------
+
+@pytest.mark.parametrize("value,kind", [
+    ('"--debug"', "a string"),
+    ('null', "null"),
+    ('{"a": "b"}', "an object"),
+    ('["--debug", 1]', "an array with a number in it"),
+    ('[["--debug"]]', "an array with an array in it"),
+])
+def test_runtime_args_of_the_wrong_type_are_refused_when_not_given(value, kind):
+    text = '{"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "runtimeArgs": %s}}}' % value
+    with pytest.raises(dc.DockerConfigError) as err:
+        dc.plan(text, path="/etc/docker/daemon.json")
+    assert str(err.value).startswith(
+        "/etc/docker/daemon.json: runtimes.nvidia.runtimeArgs must be an array of strings, not %s;" % kind)
+    assert "runtime_args" in str(err.value)
+    # given runtime_args, the entry is corrected, and the result is a fixed point
+    fixed = dc.plan(text, runtime_args=["--debug"])
+    assert fixed["changed"] is True and fixed["reload_required"] == "sighup"
+    assert dc.plan(fixed["after_text"])["changed"] is False
+    # removing the runtime needs no valid entry
+    assert dc.plan(text, state="absent")["after"] == {}
+
+
+def test_other_runtimes_are_not_judged():
+    # not ours: dockerd would refuse it too, but it is the operator's entry
+    text = '{"runtimes": {"crun": {"path": "crun", "runtimeArgs": "--x"}}}'
+    assert dc.plan(text)["after"]["runtimes"]["crun"]["runtimeArgs"] == "--x"
+
+
+def test_plan_lists_runtimes_in_file_order():
+    text = '{"runtimes": {"runsc": {"path": "r"}, "kata": {"path": "k"}}}'
+    assert dc.plan(text)["runtimes"] == ["runsc", "kata", "nvidia"]
+    assert dc.plan(text, state="absent")["runtimes"] == ["runsc", "kata"]
+    assert dc.plan(None, state="absent")["runtimes"] == []

@@ -28,6 +28,13 @@ runtime_entries = st.dictionaries(
     st.one_of(st.text(max_size=10), st.lists(st.text(max_size=6), max_size=3)),
     max_size=3,
 )
+# Our entry as dockerd loads it: runtimeArgs, when present, is an array of
+# strings (anything else is refused unless runtime_args is given: below).
+our_entries = st.fixed_dictionaries({}, optional={
+    "path": st.one_of(st.text(max_size=10), st.lists(st.text(max_size=6), max_size=3)),
+    "runtimeArgs": st.lists(st.text(max_size=6), max_size=3),
+    "x-note": st.one_of(st.text(max_size=10), st.lists(st.text(max_size=6), max_size=3)),
+})
 other_runtime_names = st.sampled_from(["runsc", "kata-runtime", "crun", "sysbox-runc", "youki", "nvidia-legacy"])
 
 
@@ -37,10 +44,10 @@ def configs(draw, with_ours=True):
     if draw(st.booleans()):
         runtimes = draw(st.dictionaries(other_runtime_names, runtime_entries, min_size=1, max_size=3))
         if with_ours and draw(st.booleans()):
-            runtimes[NAME] = draw(runtime_entries)
+            runtimes[NAME] = draw(our_entries)
         data["runtimes"] = runtimes
     elif with_ours and draw(st.booleans()):
-        data["runtimes"] = {NAME: draw(runtime_entries)}
+        data["runtimes"] = {NAME: draw(our_entries)}
     if draw(st.booleans()):
         choices = ["runc", "runsc"] + ([NAME] if with_ours else [])
         data["default-runtime"] = draw(st.sampled_from(choices))
@@ -127,3 +134,37 @@ def test_reload_is_restart_only_for_what_sighup_cannot_apply(data, opts):
     default_removed = "default-runtime" in before and "default-runtime" not in after
     expected = "restart" if (cdi_changed or default_removed) else "sighup"
     assert result["reload_required"] == expected
+
+
+not_string_arrays = st.one_of(
+    st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2),
+    st.lists(st.one_of(st.integers(), st.none(), st.booleans()), min_size=1, max_size=3).flatmap(
+        lambda bad: st.lists(st.text(max_size=4), max_size=2).map(lambda good: good + bad)),
+)
+
+
+@SETTINGS
+@given(configs(), not_string_arrays, options, st.sampled_from(["  ", "    ", "\t"]))
+def test_runtime_args_dockerd_cannot_load_never_pass_as_converged(data, bad, opts, indent):
+    # dockerd reads runtimeArgs into a list of strings: anything else keeps it
+    # from starting (or from applying a reload).  Without runtime_args the
+    # module cannot know what was meant and refuses; with it, it corrects.
+    data.setdefault("runtimes", {})[NAME] = {"path": "nvidia-container-runtime", "runtimeArgs": bad}
+    text = as_text(data, indent)
+    opts.pop("runtime_args", None)
+    try:
+        dc.plan(text, path="/etc/docker/daemon.json", **opts)
+    except dc.DockerConfigError as exc:
+        assert str(exc).startswith("/etc/docker/daemon.json: runtimes.nvidia.runtimeArgs must be an array of strings")
+    else:
+        raise AssertionError("a runtimeArgs of %r passed" % (bad,))
+    fixed = dc.plan(text, runtime_args=["--debug"], **opts)
+    assert fixed["changed"] is True
+    assert fixed["after"]["runtimes"][NAME]["runtimeArgs"] == ["--debug"]
+    assert dc.plan(fixed["after_text"], **opts)["changed"] is False
+    # state=absent removes the entry, whatever it holds
+    assert NAME not in (dc.plan(text, state="absent")["after"].get("runtimes") or {})

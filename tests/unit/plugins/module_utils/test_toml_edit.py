@@ -133,7 +133,7 @@ key_st = st.one_of(st.sampled_from(["a", "b", "runc", "options", "SystemdCgroup"
 string_st = st.text(alphabet=st.characters(blacklist_categories=("Cs",), max_codepoint=0x2FF), max_size=12)
 scalar_st = st.one_of(
     st.integers(min_value=-2 ** 63, max_value=2 ** 63 - 1),
-    st.floats(allow_nan=False, width=64),
+    st.floats(allow_nan=True, width=64),
     st.booleans(),
     string_st,
     st.datetimes(min_value=datetime.datetime(1, 1, 1), max_value=datetime.datetime(9999, 12, 31)),
@@ -201,9 +201,10 @@ def test_generated_documents(doc):
     if "\r\n" in text:
         data = _normalize_crlf(data)
     parsed = te.loads(text)
-    assert parsed == data
+    assert te.values_equal(parsed, data)  # nan == nan
+    assert te.values_equal(te.loads(text), parsed)
     if tomllib is not None:
-        assert tomllib.loads(text) == parsed
+        assert te.values_equal(tomllib.loads(text), parsed)
 
 
 def _normalize_crlf(value):
@@ -224,3 +225,86 @@ def test_garbage_never_crashes_and_agrees_with_tomllib(text):
         except tomllib.TOMLDecodeError:
             theirs = None
         assert ours == theirs
+
+
+# nesting limit (issue 11, finding 4) --------------------------------------------
+
+def _nest(kind, depth):
+    """A document whose deepest value has a key path of ``depth`` levels."""
+    if kind == "array":
+        return "a = " + "[" * (depth - 1) + "1" + "]" * (depth - 1) + "\n"
+    if kind == "inline":
+        return "a = " + "{ b = " * (depth - 1) + "1" + " }" * (depth - 1) + "\n"
+    if kind == "dotted":
+        return ".".join(["k"] * depth) + " = 1\n"
+    if kind == "header":
+        return "[" + ".".join(["k"] * (depth - 1)) + "]\nv = 1\n"
+    # mixed: a header, dotted keys, an inline table and arrays
+    third = max(depth // 3, 1)
+    rest = depth - 2 * third
+    return ("[" + ".".join(["h"] * third) + "]\n" + ".".join(["d"] * third) + " = "
+            + "[" * (rest - 1) + "{x = 1}" + "]" * (rest - 1) + "\n")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["array", "inline", "dotted", "header", "mixed"]), st.integers(min_value=3, max_value=400))
+def test_nesting_limit(kind, depth):
+    text = _nest(kind, depth)
+    if depth <= te.MAX_DEPTH:
+        parsed = te.loads(text)
+        if tomllib is not None:
+            assert tomllib.loads(text) == parsed
+    else:
+        with pytest.raises(te.TomlNestingError) as err:
+            te.loads(text)
+        assert err.value.msg == "tables and arrays are nested deeper than 64 levels"
+        assert err.value.line is not None
+
+
+def test_nesting_far_beyond_the_recursion_limit():
+    for text in ("a = " + "[" * 200000, "a = " + "{b = " * 200000, "[" + "k." * 200000 + "k]\n"):
+        with pytest.raises(te.TomlNestingError):
+            te.loads(text)
+
+
+# nan, inf and equality (finding 9) -----------------------------------------------
+
+def test_values_equal():
+    nan = float("nan")
+    assert te.values_equal({"a": [nan, 1.0]}, {"a": [float("nan"), 1.0]})
+    assert te.values_equal(-nan, nan)
+    assert not te.values_equal(nan, 1.0)
+    assert not te.values_equal(True, 1) and not te.values_equal(1, 1.0) and not te.values_equal(0, False)
+    assert not te.values_equal({"a": 1}, {"a": 1, "b": 2}) and not te.values_equal([1], [1, 2])
+    assert not te.values_equal({"a": 1}, {"b": 1})
+    assert te.values_equal(datetime.date(2020, 1, 1), datetime.date(2020, 1, 1))
+    assert not te.values_equal(datetime.date(2020, 1, 1), datetime.datetime(2020, 1, 1))
+
+
+@pytest.mark.parametrize("text", ["x = nan", "x = +nan", "x = -nan", "x = inf", "x = +inf", "x = -inf",
+                                  "x = [nan, inf]", "x = { y = nan }"])
+def test_special_floats_round_trip(text):
+    data = te.loads(text)
+    assert te.values_equal(te.loads("x = %s" % te.dumps_value(data["x"])), data)
+    if tomllib is not None:
+        assert te.values_equal(tomllib.loads(text), data)
+
+
+# element spans of an array (finding 8) -------------------------------------------
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.lists(scalar_st, max_size=5))
+def test_array_items_spans(data, values):
+    text = "x = %s # after\n" % _value(data.draw, values)
+    start = text.index("[")
+    items, close = te.array_items(text, start)
+    assert text[close] == "]" and text[close + 1:] == " # after\n"
+    assert len(items) == len(values)
+    parsed = te.loads(text)["x"]
+    for index, (vstart, vend, comma) in enumerate(items):
+        # each span is exactly one element's text
+        assert te.values_equal(te.loads("v = " + text[vstart:vend])["v"], parsed[index])
+        if comma is not None:
+            assert text[comma] == "," and text[vend:comma].strip(" \t\r\n") == ""
+    for (_s, _e, comma), nxt in zip(items, items[1:]):
+        assert comma is not None and comma < nxt[0]

@@ -817,8 +817,10 @@ def ours_refuses_v2_drop_in_on_containerd_1(ctx, d):
 
 @intended("containerd", "Config version 1 or 2: we add the built-in `runc` "
           "(`runtime_type = \"io.containerd.runc.v2\"`) next to ours when the file has no runc, since on "
-          "containerd 1.x a configured `runtimes` table replaces the built-in ones (on 2.x reading a "
-          "version 2 file it is redundant and harmless); nvidia-ctk does not",
+          "containerd 1.x a configured `runtimes` table replaces the built-in ones: `containerd config "
+          "dump` (1.6.20) of a file with only `runtimes.nvidia` has no runc while `default_runtime_name` "
+          "stays `runc`.  nvidia-ctk does not add it.  On 2.x reading a version 2 file it is redundant "
+          "and harmless",
           'version = 2\n', mode="drop-in")
 def ours_adds_builtin_runc(ctx, d):
     return (d.path[-2:] == ("runtimes", "runc") and d.ctk is MISSING

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""nvidia_mig module, run in-process against the STAND-IN nvidia-smi (tests/fixtures/mig/stand_in_nvidia_smi.py).
+"""nvidia_mig module, run in-process against the STAND-IN nvidia-smi (tests/fixtures/mig/nvidia-smi-stand-in).
 
 The stand-in is a test tool that simulates MIG GPUs in a JSON file; the module
 runs it as a real process, exactly as it runs nvidia-smi on a GPU host.
@@ -15,7 +15,7 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import mig
 from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_mig
 
 MIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "mig")
-STAND_IN = os.path.abspath(os.path.join(MIG, "stand_in_nvidia_smi.py"))
+STAND_IN = os.path.abspath(os.path.join(MIG, "nvidia-smi-stand-in"))
 H200 = "h200-driver580-mig-disabled"
 
 
@@ -194,3 +194,68 @@ def test_missing_nvidia_smi(run_module, tmp_path, monkeypatch):
     result = run_module(nvidia_mig, {"gpus": [{"gpu": "all", "mig": False}]})
     assert result["failed"] is True
     assert "nvidia-smi was not found" in result["msg"]
+
+
+# ---------------------------------------------------------------- the gpu_config role's boot script
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..")
+
+
+@pytest.fixture
+def boot_script(tmp_path):
+    """gpufleet-mig-apply installed as the role installs it: next to a copy of mig.py named gpufleet_mig.py."""
+    import shutil
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(os.path.join(ROOT, "plugins", "module_utils", "mig.py"), str(lib / "gpufleet_mig.py"))
+    shutil.copy(os.path.join(ROOT, "roles", "gpu_config", "files", "gpufleet-mig-apply"), str(lib / "gpufleet-mig-apply"))
+    return lib / "gpufleet-mig-apply"
+
+
+def run_boot(script, config, *extra):
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, str(script), "--config", str(config)] + list(extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    out = proc.communicate()[0]
+    return proc.returncode, out
+
+
+def test_boot_script_recreates_the_layout_after_a_reboot(gpu_host, boot_script, tmp_path):
+    state = h200()
+    path = gpu_host(state)
+    config = tmp_path / "mig.json"
+    config.write_text(json.dumps({"gpus": LAYOUT, "force": False, "allow_rebuild": False,
+                                  "nvidia_smi": STAND_IN, "cdi_spec": None}))
+    rc, out = run_boot(boot_script, config, "--check")
+    assert rc == 0, out
+    assert "would enable MIG mode on GPU 0" in out
+    assert json.loads(path.read_text())["gpus"][0]["mig_current"] == "Disabled"
+    rc, out = run_boot(boot_script, config)
+    assert rc == 0, out
+    assert "ran: nvidia-smi mig -i 0 -cgi 9:4 -C" in out
+    # a reboot keeps MIG mode but loses the instances
+    after = json.loads(path.read_text())
+    assert len(after["gpus"][0]["instances"]) == 3
+    after["gpus"][0]["instances"] = []
+    path.write_text(json.dumps(after))
+    rc, out = run_boot(boot_script, config)
+    assert rc == 0, out
+    assert "enable MIG" not in out and out.count("ran: nvidia-smi mig -i 0 -cgi") == 3
+    rc, out = run_boot(boot_script, config)
+    assert rc == 0 and "already match" in out
+
+
+def test_boot_script_fails_on_a_bad_declaration(gpu_host, boot_script, tmp_path):
+    gpu_host(h200())
+    config = tmp_path / "mig.json"
+    config.write_text(json.dumps({"gpus": [{"gpu": "0", "instances": ["9g.1gb"]}], "nvidia_smi": STAND_IN}))
+    rc, out = run_boot(boot_script, config)
+    assert rc == 1
+    assert "9g.1gb" in out and "3g.71gb" in out
+
+
+def test_molecule_stand_in_state_is_the_real_h200():
+    """The Molecule scenario's stand-in GPU (a JSON file) is built from the real H200 captures."""
+    with open(os.path.join(MIG, "stand-in-state-h200-mig-disabled.json")) as handle:
+        assert json.load(handle) == json.loads(json.dumps(h200()))

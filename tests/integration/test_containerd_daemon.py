@@ -30,6 +30,7 @@ try:
 except ImportError:  # pragma: no cover - the integration suite runs on 3.11
     tomllib = None
 
+from apt_mirror import debian_mirror
 from conftest import COLLECTIONS_ROOT, REPO_ROOT
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starting containerd needs root")
@@ -47,8 +48,11 @@ def _fetch(suite):
     apt = os.path.join(base, "apt")
     for sub in ("lists/partial", "cache/archives/partial"):
         os.makedirs(os.path.join(apt, sub), exist_ok=True)
+    mirror = debian_mirror()
+    if mirror is None:
+        return None
     with open(os.path.join(apt, "sources.list"), "w") as handle:
-        handle.write("deb http://deb.debian.org/debian %s main\n" % suite)
+        handle.write("deb %s %s main\n" % (mirror, suite))
     opts = ["-o", "Dir::Etc::sourcelist=%s/sources.list" % apt, "-o", "Dir::Etc::sourceparts=-",
             "-o", "Dir::State::lists=%s/lists" % apt, "-o", "Dir::Cache=%s/cache" % apt,
             "-o", "APT::Get::List-Cleanup=0", "-o", "APT::Sandbox::User=root", "-qq"]
@@ -81,7 +85,8 @@ def ctd(request):
     else:
         base = _fetch(request.param)
         if base is None:
-            pytest.skip("Debian %s's containerd could not be fetched from deb.debian.org" % request.param)
+            pytest.skip("Debian %s's containerd could not be fetched from this machine's Debian mirror (%s)"
+                        % (request.param, debian_mirror() or "none in /etc/apt"))
         bindir = os.path.join(base, "root", "usr", "bin")
     out = subprocess.run([os.path.join(bindir, "containerd"), "--version"], stdout=subprocess.PIPE,
                          universal_newlines=True, check=True).stdout

@@ -12,7 +12,41 @@
 # Usage: images.sh [release ...]     (default: bookworm trixie)
 set -euo pipefail
 
-MIRROR="${GPUFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Debian mirror this machine already uses (often an internal one), read
+# from its own APT configuration, as tests/apt_mirror.py does: the first
+# enabled deb entry of /etc/apt/sources.list.d/*.sources or
+# /etc/apt/sources.list that is not (kind=security: that is) a -security one.
+apt_uri() { # apt_uri main|security
+  local kind="$1" f
+  {
+    for f in /etc/apt/sources.list.d/*.sources; do
+      [ -f "$f" ] || continue
+      awk -v kind="$kind" 'BEGIN { RS = ""; FS = "\n" }
+        { uri = ""; suites = ""; types = ""; enabled = "yes"
+          for (i = 1; i <= NF; i++) {
+            if ($i ~ /^#/) continue
+            if ($i ~ /^URIs:/) { v = $i; sub(/^URIs:[ \t]*/, "", v); split(v, a, /[ \t]+/); uri = a[1] }
+            if ($i ~ /^Suites:/) suites = $i
+            if ($i ~ /^Types:/) types = $i
+            if ($i ~ /^Enabled:[ \t]*no/) enabled = "no"
+          }
+          if (uri != "" && types ~ /[ \t]deb([ \t]|$)/ && enabled == "yes" \
+              && ((kind == "security") == (suites ~ /-security/))) print uri }' "$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+      [ -f "$f" ] || continue
+      sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk -v kind="$kind" \
+        '$1 == "deb" && NF >= 3 && ((kind == "security") == ($3 ~ /-security/)) { print $2 }'
+    done
+  } | head -n 1 | sed 's#/*$##'
+}
+
+MIRROR="${GPUFLEET_DEBIAN_MIRROR:-$(apt_uri main)}"
+SECURITY_MIRROR="${GPUFLEET_DEBIAN_SECURITY_MIRROR:-$(apt_uri security)}"
+if [ -z "$MIRROR" ]; then
+  echo "[images] no Debian mirror in this machine's APT sources (/etc/apt); set GPUFLEET_DEBIAN_MIRROR" >&2
+  exit 1
+fi
 MAX_AGE_DAYS="${GPUFLEET_IMAGE_MAX_AGE_DAYS:-3}"
 REBUILD="${GPUFLEET_REBUILD_IMAGES:-0}"
 WORK="${GPUFLEET_IMAGE_WORKDIR:-/var/tmp/gpufleet-images}"
@@ -77,13 +111,16 @@ URIs: $MIRROR
 Suites: $rel $rel-updates
 Components: main contrib non-free non-free-firmware
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+if [ -n "$SECURITY_MIRROR" ]; then cat >>/etc/apt/sources.list.d/debian.sources <<'SRC'
 
 Types: deb
-URIs: http://deb.debian.org/debian-security
+URIs: $SECURITY_MIRROR
 Suites: $sec
 Components: main contrib non-free non-free-firmware
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
+fi
 printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >/etc/apt/apt.conf.d/90gpufleet-test
 apt-get update -qq
 # Units that make no sense in a container slow down every boot.

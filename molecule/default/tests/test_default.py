@@ -76,3 +76,19 @@ def test_debian_driver_packages_installed_without_kernel_build(host):
 def test_nouveau_blacklisted(host):
     out = host.run("grep -rhs '^blacklist nouveau' /etc/modprobe.d /usr/lib/modprobe.d /lib/modprobe.d")
     assert "blacklist nouveau" in out.stdout
+
+
+def test_driver_components_added_to_the_hosts_own_source(host):
+    """driver_source distro: contrib non-free non-free-firmware on the host's source, its mirror kept."""
+    text = host.file("/etc/apt/sources.list.d/debian.sources").content_string
+    components = [line for line in text.splitlines() if line.startswith("Components:")]
+    assert components and all(line == "Components: main contrib non-free non-free-firmware" for line in components)
+    others = [line for line in text.splitlines() if not line.startswith("Components:")]
+    assert others == host.file("/var/lib/gpufleet-test/debian.sources.other-lines").content_string.splitlines()
+    assert not host.file("/etc/apt/sources.list.d/gpufleet-debian-nonfree.sources").exists
+
+
+def test_driver_packages_held(host):
+    """driver_hold: dpkg holds the driver packages."""
+    selections = host.check_output("dpkg --get-selections nvidia-kernel-dkms nvidia-smi libcuda1")
+    assert [line.split()[1] for line in selections.splitlines()] == ["hold", "hold", "hold"]

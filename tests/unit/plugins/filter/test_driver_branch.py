@@ -166,6 +166,159 @@ def test_cuda_versions_for_kepler_and_hopper():
 
 def test_filter_module_exports():
     assert sorted(FilterModule().filters()) == [
-        "driver_branch_for", "driver_branch_supported", "driver_cuda_support_message",
-        "driver_cuda_supported", "driver_kernel_flavour", "driver_kernel_flavour_problem",
-        "driver_support_message"]
+        "driver_apt_pin", "driver_branch_for", "driver_branch_supported", "driver_cuda_repo_packages",
+        "driver_cuda_support_message", "driver_cuda_supported", "driver_kernel_flavour",
+        "driver_kernel_flavour_problem", "driver_options_problems", "driver_request", "driver_support_message"]
+
+
+# --- driver_branch / driver_version / driver_request (the exact-version option) ---
+
+from ansible_collections.gpufleet.nvidia.plugins.filter.driver_branch import (  # noqa: E402
+    driver_apt_pin, driver_branch_value, driver_cuda_repo_packages, driver_options_problems, driver_request,
+    driver_runfile_version, driver_version_value)
+
+SHA256 = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_driver_branch_accepts_a_branch_only():
+    assert driver_branch_value("580") == 580
+    assert driver_branch_value(580) == 580
+    assert driver_branch_value("") is None
+    assert driver_branch_value(None) is None
+    with pytest.raises(AnsibleFilterError) as err:
+        driver_branch_value("580.95.05")
+    assert 'set driver_version: "580.95.05"' in str(err.value)
+    for bad in ("abc", "58", "5800", "580-open", True):
+        with pytest.raises(AnsibleFilterError, match="driver_branch"):
+            driver_branch_value(bad)
+
+
+def test_the_blocker_580_95_05_as_a_branch_is_refused_before_anything_else():
+    problems = driver_options_problems({"driver_branch": "580.95.05"})
+    assert problems == [
+        "driver_branch: '580.95.05' is an exact driver version, not a branch; set driver_version: \"580.95.05\" "
+        "to install and hold exactly that version (or driver_branch: \"580\" for the newest of the branch)"]
+    # and driver_request refuses it too, for a Pascal host that would have got cuda-drivers with no branch
+    request = driver_request([TESLA_P4], {"driver_branch": "580.95.05"})
+    assert request["problems"] == problems
+
+
+def test_driver_branch_abc_is_named():
+    assert driver_options_problems({"driver_branch": "abc"}) == [
+        "driver_branch: 'abc' is not a driver branch such as \"580\" (the major version, three digits)"]
+
+
+def test_driver_version_forms():
+    assert driver_version_value("580.95.05") == {"version": "580.95.05", "branch": 580}
+    assert driver_version_value("390.157") == {"version": "390.157", "branch": 390}
+    assert driver_version_value("") == {"version": "", "branch": None}
+    with pytest.raises(AnsibleFilterError, match="is a branch, not an exact version"):
+        driver_version_value("580")
+    with pytest.raises(AnsibleFilterError, match="quote it"):
+        driver_version_value(580.95)
+    for bad in ("580.95.05.1", "v580.95.05", "580.95.05-1", "latest"):
+        with pytest.raises(AnsibleFilterError, match="driver_version"):
+            driver_version_value(bad)
+
+
+def test_branch_and_version_must_agree():
+    assert driver_options_problems({"driver_branch": "580", "driver_version": "580.95.05"}) == []
+    assert driver_options_problems({"driver_branch": "570", "driver_version": "580.95.05"}) == [
+        "driver_branch 570 and driver_version 580.95.05 disagree: version 580.95.05 is of branch 580; "
+        "set one of them"]
+
+
+def test_driver_version_for_the_gpus():
+    ok = driver_request([H100], {"driver_version": "580.95.05"})
+    assert ok == {"branch": 580, "version": "580.95.05", "kernel_module": "open", "problems": []}
+    pascal = driver_request([TESLA_P4, TESLA_P40], {"driver_version": "590.44.01"})
+    assert pascal["problems"] == [
+        "driver_version 590.44.01: driver branch 590 does not support the Pascal GPUs of this host: Pascal GPUs "
+        "need a driver branch from 367 up to 580 with the proprietary kernel modules; use driver branch 580"]
+    kepler = driver_request([TESLA_K80], {"driver_version": "535.247.01"})
+    assert "use driver branch 470" in kepler["problems"][0]
+    assert driver_request([TESLA_K80], {"driver_version": "470.256.02"})["problems"] == []
+
+
+def test_driver_request_without_version_keeps_the_old_choices():
+    assert driver_request([TESLA_P4], {}) == {
+        "branch": 580, "version": "", "kernel_module": "proprietary", "problems": []}
+    assert driver_request([RTX_5090], {"driver_kernel_module": "proprietary"})["problems"] == [
+        "Blackwell GPUs require the open kernel modules; use driver_kernel_module: open or auto"]
+    # no GPU facts (forced host): the source's default kernel modules, no branch chosen
+    assert driver_request([], {}) == {"branch": None, "version": "", "kernel_module": "open", "problems": []}
+    assert driver_request([], {"driver_source": "distro"}, 535, "Debian 12") == {
+        "branch": 535, "version": "", "kernel_module": "proprietary", "problems": []}
+
+
+def test_distro_source_and_exact_versions():
+    debian = driver_request([], {"driver_source": "distro", "driver_version": "535.247.01"}, 535, "Debian 12")
+    assert debian["problems"] == [] and debian["version"] == "535.247.01" and debian["branch"] == 535
+    other = driver_request([], {"driver_source": "distro", "driver_version": "580.95.05"}, 535, "Debian 12")
+    assert other["problems"] == [
+        "driver_source: distro on Debian 12 installs branch 535 only, not driver_version 580.95.05; "
+        "use driver_source: cuda_repo for another branch"]
+    ubuntu = driver_request([], {"driver_source": "distro", "driver_version": "570.195.03"}, 580, "Ubuntu 22.04")
+    assert ubuntu["problems"] == [] and ubuntu["branch"] == 570
+    rhel = driver_request([], {"driver_source": "distro"}, None, "RedHat 9.4")
+    assert rhel["problems"] == [
+        "driver_source: distro is not available on RedHat 9.4: it has no distribution driver; use cuda_repo or runfile"]
+
+
+def test_runfile_checksum_must_be_sha256_or_stronger():
+    base = {"driver_source": "runfile", "driver_runfile_url": "http://m/NVIDIA-Linux-x86_64-580.95.05.run"}
+    assert driver_options_problems(dict(base, driver_runfile_checksum=SHA256)) == []
+    assert driver_options_problems(dict(base, driver_runfile_checksum="sha512:" + "ab" * 64)) == []
+    for weak in ("md5:" + "a" * 32, "sha1:" + "a" * 40):
+        problems = driver_options_problems(dict(base, driver_runfile_checksum=weak))
+        assert len(problems) == 1 and "is not accepted; use sha256, sha384 or sha512" in problems[0]
+    assert "must be 64 hexadecimal digits" in driver_options_problems(
+        dict(base, driver_runfile_checksum="sha256:abc"))[0]
+    assert "is not \"<algorithm>:<hex digest>\"" in driver_options_problems(
+        dict(base, driver_runfile_checksum="0" * 64))[0]
+    assert driver_options_problems({"driver_source": "runfile"}) == [
+        "driver_runfile_url: driver_source runfile needs the installer's URL (NVIDIA-Linux-<arch>-<version>.run, "
+        "e.g. on an internal mirror)",
+        "driver_runfile_checksum: driver_source runfile needs the installer's checksum (sha256:<64 hex digits>)"]
+
+
+def test_runfile_must_be_the_run_of_driver_version():
+    base = {"driver_source": "runfile", "driver_runfile_checksum": SHA256,
+            "driver_runfile_url": "https://mirror.example.internal/nvidia/NVIDIA-Linux-x86_64-580.95.05.run"}
+    assert driver_options_problems(dict(base, driver_version="580.95.05")) == []
+    problems = driver_options_problems(dict(base, driver_version="580.82.07"))
+    assert len(problems) == 1 and "is version 580.95.05, not driver_version 580.82.07" in problems[0]
+    assert driver_runfile_version("http://m/NVIDIA-Linux-aarch64-570.195.03.run?sig=1") == "570.195.03"
+    assert driver_runfile_version("http://m/driver.run") == ""
+
+
+def test_cuda_toolkit_version_form_and_support():
+    assert driver_options_problems({"driver_cuda_toolkit_version": "twelve"}) == [
+        "driver_cuda_toolkit_version: 'twelve' is not a CUDA version such as \"12.9\""]
+    request = driver_request([TESLA_P4], {"driver_cuda_toolkit": True, "driver_cuda_toolkit_version": "13.0"})
+    assert "CUDA 13.0 does not support the Pascal GPUs" in request["problems"][0]
+
+
+def test_cuda_repo_packages():
+    open580 = {"branch": 580, "version": "580.95.05", "kernel_module": "open"}
+    assert driver_cuda_repo_packages(open580, "apt") == ["nvidia-open-580"]
+    assert driver_cuda_repo_packages(dict(open580, kernel_module="proprietary"), "apt") == ["cuda-drivers-580"]
+    assert driver_cuda_repo_packages({"branch": None, "version": "", "kernel_module": "open"}, "apt") == ["nvidia-open"]
+    assert driver_cuda_repo_packages(open580, "dnf") == [
+        "@nvidia-driver:580-open", "nvidia-driver-580.95.05", "nvidia-driver-cuda-580.95.05",
+        "kmod-nvidia-open-dkms-580.95.05"]
+    assert driver_cuda_repo_packages({"branch": 580, "version": "", "kernel_module": "proprietary"}, "dnf") == [
+        "@nvidia-driver:580-dkms"]
+    assert driver_cuda_repo_packages({"branch": None, "version": "", "kernel_module": "proprietary"}, "dnf") == [
+        "@nvidia-driver:latest-dkms"]
+    with pytest.raises(AnsibleFilterError):
+        driver_cuda_repo_packages(open580, "zypper")
+
+
+def test_apt_pin_holds_every_suffix_of_the_version():
+    pin = driver_apt_pin("580.95.05")
+    assert "Pin: version 580.95.05-*\n" in pin
+    assert "Pin-Priority: 1001\n" in pin
+    assert pin.startswith("Package: *nvidia* cuda-drivers* ")
+    with pytest.raises(AnsibleFilterError):
+        driver_apt_pin("")

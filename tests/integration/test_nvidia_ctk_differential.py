@@ -667,8 +667,8 @@ def _runtime_path(ctx):
 
 
 def _cri_version(ctx):
-    version = ctx.version if ctx.version in CRI else 2
-    return version
+    """Config version of the case (a new file gets version 2)."""
+    return ctx.version if ctx.version in CRI else 2
 
 
 def _refusal(ctx, d, *needles):

@@ -1087,6 +1087,8 @@ def markdown(binary):
             lines.append("- %s: `%s`" % (label, _files_text(ctk_side, ctx, True)))
             lines.append("- ours: `%s`\n" % _files_text(ctx.ours, ctx, True))
         else:
+            if case.engine == "crio" and case.fixture[:1].isdigit():
+                where += "; the input is `crio.conf.d/%s`, there is no crio.conf" % case.fixture
             lines.append("Input (%s):\n\n```toml\n%s\n```\n" % (where, ctx.text.rstrip("\n")))
             lines.append("%s:\n\n```toml\n%s\n```\n" % (label, _files_text(ctk_side, ctx, False)))
             lines.append("ours:\n\n```toml\n%s\n```\n" % _files_text(ctx.ours, ctx, False))

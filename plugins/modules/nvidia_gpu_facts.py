@@ -723,12 +723,20 @@ class Gatherer(object):
                 kind = "nics"      # physical functions only: SR-IOV virtual functions add nothing
             else:
                 continue
-            found[kind].append(self.pci_device(entry, directory, kind == "gpus"))
+            found[kind].append(self.pci_device(entry, directory, self.ATTRIBUTES[kind]))
         return found
 
-    def pci_device(self, entry, directory, link_state):
+    # sysfs attribute files read per kind of function: GPUs all (PCIe link
+    # included), NVSwitches their ids, NICs only what the RDMA facts show.
+    ATTRIBUTES = {
+        "gpus": pci.SYSFS_ATTRIBUTES,
+        "nvswitches": pci.SYSFS_ATTRIBUTES[:7],
+        "nics": ("vendor", "device", "class", "numa_node"),
+    }
+
+    def pci_device(self, entry, directory, names):
         attributes = {}
-        for name in pci.SYSFS_ATTRIBUTES if link_state else pci.SYSFS_ATTRIBUTES[:7]:
+        for name in names:
             value = self.read(os.path.join(directory, name))
             if value is not None:
                 attributes[name] = value.strip()
@@ -754,10 +762,11 @@ class Gatherer(object):
                 found[entry] = host_facts.parse_nvswitch_information(text)
         return True, found
 
-    def infiniband(self, read_vpd):
+    def infiniband(self, read_vpd, known):
         """RDMA devices of ``/sys/class/infiniband`` with their PCI function.
 
-        The VPD (to find NVSwitch management ports) is read only when
+        ``known``: PCI functions already read (bus id -> device facts), not read
+        again.  The VPD (to find NVSwitch management ports) is read only when
         ``read_vpd``: a VPD read goes to the device and takes milliseconds.
         """
         base = "sys/class/infiniband"
@@ -769,12 +778,15 @@ class Gatherer(object):
         for name in entries:
             device_dir = os.path.join(base, name, "device")
             try:
-                bus_id = os.path.basename(os.path.realpath(self.path(device_dir)))
+                bus_id = pci.normalize_bus_id(os.path.basename(os.readlink(self.path(device_dir))))
             except OSError:
                 bus_id = None
-            if not os.path.isdir(self.path(device_dir)) or pci.normalize_bus_id(bus_id or "") is None:
+            if bus_id is None:
                 continue        # software RDMA (rxe, siw): no PCI function
-            info = self.pci_device(bus_id, device_dir, False)
+            if bus_id in known:
+                info = dict(known[bus_id])
+            else:
+                info = self.pci_device(bus_id, device_dir, self.ATTRIBUTES["nics"])
             info["name"] = name
             info["nvswitch_management"] = False
             if read_vpd and info["vendor_id"] == pci.MELLANOX_VENDOR_ID:
@@ -944,7 +956,9 @@ def gather(module):
     switch_driver, proc_switches = g.proc_nvswitches()
     # Fourth-generation NVSwitches come only with Blackwell datacenter GPUs; only then
     # is the VPD of the ConnectX functions read to find their management ports.
-    ib_devices = g.infiniband(any(gpu_arch.nvlink5_capable(gpu["device_id"]) for gpu in gpus))
+    nics = sysfs["nics"] if sysfs is not None else []
+    ib_devices = g.infiniband(any(gpu_arch.nvlink5_capable(gpu["device_id"]) for gpu in gpus),
+                              dict((nic["pci_bus_id"], nic) for nic in nics))
     nvswitch = gpu_facts.nvswitch_facts(
         sysfs["nvswitches"] if sysfs is not None else None, lspci.nvswitch_devices(lspci_all),
         proc_switches, switch_driver, [d["name"] for d in ib_devices if d["nvswitch_management"]])
@@ -960,7 +974,7 @@ def gather(module):
         "container": host_facts.container_facts(binaries, container_pkgs, package_source),
         "nvswitch": nvswitch,
         "nvlink": gpu_facts.nvlink_facts(gpus, nvswitch),
-        "rdma": gpu_facts.rdma_facts(sysfs["nics"] if sysfs is not None else [], ib_devices, loaded_modules),
+        "rdma": gpu_facts.rdma_facts(nics, ib_devices, loaded_modules),
     }
 
     warnings = list(g.warnings)

@@ -37,8 +37,10 @@ import fakehost  # noqa: E402
 
 RUNNER = ("import sys; sys.path.insert(0, %r); "
           "from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_gpu_facts as m; m.main()")
-FIELDS = ["index", "pci.bus_id", "name", "uuid", "serial", "driver_version", "memory.total",
-          "compute_cap", "persistence_mode", "mig.mode.current", "vbios_version"]
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvidia_smi  # noqa: E402
+
+# The fields the module asks a 580 driver for (the fake nvidia-smi answers exactly those).
+FIELDS = nvidia_smi.fields_for_driver("580.159.04")
 
 
 def run_module(args, workdir):

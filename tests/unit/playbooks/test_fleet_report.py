@@ -11,13 +11,23 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "modules"))
 
 import fakehost  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _collections_root():
+    """tests/conftest.py's COLLECTIONS_ROOT, loaded by path (another conftest may own the name)."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    spec = importlib.util.spec_from_file_location("gpufleet_tests_conftest", os.path.join(REPO, "tests", "conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.COLLECTIONS_ROOT
+
+
+COLLECTIONS_ROOT = _collections_root()
 
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.template import Templar  # noqa: E402
@@ -45,8 +55,7 @@ def gather(tmp_path, name, build, answer):
     args = tmp_path / (name + ".json")
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"root": str(root), "nvidia_smi_path": smi,
                                                         "lspci_path": "/nonexistent"}}))
-    import conftest  # pylint: disable=import-outside-toplevel
-    proc = subprocess.run([sys.executable, "-c", RUNNER % conftest.COLLECTIONS_ROOT, str(args)],
+    proc = subprocess.run([sys.executable, "-c", RUNNER % COLLECTIONS_ROOT, str(args)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     result = json.loads(proc.stdout)
     assert not result.get("failed"), result
@@ -73,15 +82,7 @@ def rows_of(markdown):
     return rows
 
 
-@pytest.fixture(name="sys_path_tests")
-def _sys_path_tests():
-    sys.path.insert(0, os.path.join(REPO, "tests"))
-    yield
-    sys.path.remove(os.path.join(REPO, "tests"))
-
-
-def test_nvswitch_fabric_and_mig_columns(tmp_path, sys_path_tests):
-    del sys_path_tests
+def test_nvswitch_fabric_and_mig_columns(tmp_path):
     hosts = {
         "hgx-ok": gather(tmp_path, "hgx-ok", lambda root: fakehost.composed_root(root, HGX),
                          fakehost.csv_answer(HGX, "smi-fabric-completed.csv", FIELDS)),

@@ -16,10 +16,20 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "modules"))
-sys.path.insert(0, os.path.join(REPO, "tests"))
 
 import fakehost  # noqa: E402  pylint: disable=wrong-import-position
-from conftest import COLLECTIONS_ROOT  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _collections_root():
+    """tests/conftest.py's COLLECTIONS_ROOT, loaded by path (another conftest may own the name)."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    spec = importlib.util.spec_from_file_location("gpufleet_tests_conftest", os.path.join(REPO, "tests", "conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.COLLECTIONS_ROOT
+
+
+COLLECTIONS_ROOT = _collections_root()
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvidia_smi  # noqa: E402
 

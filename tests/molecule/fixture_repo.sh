@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # Build the TEST FIXTURE apt repository the Molecule scenarios install the
-# "NVIDIA Container Toolkit" from. The packages are built from
-# tests/fixtures/packages/ (shell/Python stand-ins, NOT NVIDIA software) and
-# published in a flat repository laid out like NVIDIA's:
+# NVIDIA Container Toolkit from, laid out like NVIDIA's:
 #
 #   OUT/gpgkey                          throwaway public key, ASCII armoured
 #   OUT/gpgkey.gpg                      the same key, binary (for signed-by)
@@ -10,21 +8,39 @@
 #   OUT/stable/deb/<arch>/              *.deb Packages(.gz) Release InRelease Release.gpg
 #   OUT/stable/deb/nvidia-container-toolkit.list   a ready-made source line
 #   OUT/debs/<arch>/                    the pinned version's .debs only (air-gapped installs)
+#   OUT/MANIFEST                        every package: REAL or STAND-IN, and what it is
+#
+# What is real and what is a stand-in:
+#   - nvidia-container-toolkit-base and nvidia-container-toolkit at the toolkit
+#     source's own version (1.20.0-1): REAL. NVIDIA's programs built from NVIDIA's
+#     source (../shared/toolkit/build.sh) and packaged with the source's own
+#     packaging/debian by tests/fixtures/packages/build_toolkit_debs.sh (cached).
+#   - every other package is a STAND-IN from tests/fixtures/packages/stand-ins/
+#     (shell/Python scripts, NOT NVIDIA software, "STAND-IN" in its Description):
+#     libnvidia-container1 and libnvidia-container-tools (C, cannot be built
+#     here; needed only by the legacy mode) at every version, the whole toolkit
+#     at the OLDER versions (the upgrade and migration paths start from them),
+#     and the deprecated nvidia-docker2.
 #
 # The signing key is generated for every build in a temporary GNUPGHOME and
 # thrown away afterwards: nothing trusts it but the test instances.
 # Usage: fixture_repo.sh OUT_DIR BASE_URL
-#   env: GPUFLEET_FIXTURE_VERSIONS  (default "1.13.5-1 1.17.8-1"; the last is the pinned one)
+#   env: GPUFLEET_FIXTURE_VERSIONS  (default "1.13.5-1 1.17.8-1 1.20.0-1"; the last is the pinned one
+#                                    and must be the toolkit source's version)
 #        GPUFLEET_FIXTURE_ARCHES    (default "amd64 arm64")
+#        GPUFLEET_TOOLKIT_DIR, GPUFLEET_TOOLKIT_CACHE  (build_toolkit_debs.sh)
 set -euo pipefail
 
 OUT="${1:?usage: fixture_repo.sh OUT_DIR BASE_URL}"
 BASE_URL="${2:?usage: fixture_repo.sh OUT_DIR BASE_URL}"
-SRC="$(cd "$(dirname "$0")/../fixtures/packages" && pwd)"
-read -r -a VERSIONS <<<"${GPUFLEET_FIXTURE_VERSIONS:-1.13.5-1 1.17.8-1}"
+PACKAGES_DIR="$(cd "$(dirname "$0")/../fixtures/packages" && pwd)"
+SRC="$PACKAGES_DIR/stand-ins"
+read -r -a VERSIONS <<<"${GPUFLEET_FIXTURE_VERSIONS:-1.13.5-1 1.17.8-1 1.20.0-1}"
 read -r -a ARCHES <<<"${GPUFLEET_FIXTURE_ARCHES:-amd64 arm64}"
 PINNED="${VERSIONS[${#VERSIONS[@]}-1]}"
 TOOLKIT_PACKAGES=(libnvidia-container1 libnvidia-container-tools nvidia-container-toolkit-base nvidia-container-toolkit)
+STANDIN_ALWAYS=(libnvidia-container1 libnvidia-container-tools)
+REAL_PACKAGES=(nvidia-container-toolkit-base nvidia-container-toolkit)
 
 log() { printf '[fixture-repo] %s\n' "$*" >&2; }
 
@@ -45,13 +61,29 @@ build_pkg() { # build_pkg NAME VERSION ARCH DEST_DIR
   dpkg-deb --root-owner-group -Zxz --build "$tree" "$dest/" >/dev/null
 }
 
-log "building packages ${TOOLKIT_PACKAGES[*]} nvidia-docker2 for ${ARCHES[*]} (versions ${VERSIONS[*]})"
+manifest() { printf '%-31s %-9s %-6s %-9s %s\n' "$@" >>"$OUT/MANIFEST"; }
+printf '%-31s %-9s %-6s %-9s %s\n' package version arch kind what >"$OUT/MANIFEST"
+log "building ${TOOLKIT_PACKAGES[*]} nvidia-docker2 for ${ARCHES[*]} (versions ${VERSIONS[*]}; pinned, real toolkit: $PINNED)"
 for arch in "${ARCHES[@]}"; do
   repo="$OUT/stable/deb/$arch"; mkdir -p "$repo" "$OUT/debs/$arch"
   for version in "${VERSIONS[@]}"; do
-    for pkg in "${TOOLKIT_PACKAGES[@]}"; do build_pkg "$pkg" "$version" "$arch" "$repo"; done
+    if [ "$version" = "$PINNED" ]; then
+      # NVIDIA's programs and packaging; fails when the source is not at this version
+      bash "$PACKAGES_DIR/build_toolkit_debs.sh" "$repo" "$arch" "$version"
+      for pkg in "${REAL_PACKAGES[@]}"; do
+        manifest "$pkg" "$version" "$arch" REAL "NVIDIA's programs built from source, the source's packaging/debian"
+      done
+      standins=("${STANDIN_ALWAYS[@]}")
+    else
+      standins=("${TOOLKIT_PACKAGES[@]}")
+    fi
+    for pkg in "${standins[@]}"; do
+      build_pkg "$pkg" "$version" "$arch" "$repo"
+      manifest "$pkg" "$version" "$arch" STAND-IN "tests/fixtures/packages/stand-ins/$pkg, not NVIDIA software"
+    done
   done
   build_pkg nvidia-docker2 2.13.0-1 all "$repo"
+  manifest nvidia-docker2 2.13.0-1 all STAND-IN "tests/fixtures/packages/stand-ins/nvidia-docker2, not NVIDIA software"
   for pkg in "${TOOLKIT_PACKAGES[@]}"; do cp "$repo/${pkg}_${PINNED}_${arch}.deb" "$OUT/debs/$arch/"; done
 done
 
@@ -71,7 +103,7 @@ for arch in "${ARCHES[@]}"; do
     gzip -9kn Packages
     apt-ftparchive \
       -o APT::FTPArchive::Release::Origin="gpufleet-test-fixtures" \
-      -o APT::FTPArchive::Release::Label="gpufleet.nvidia test fixtures (not NVIDIA software)" \
+      -o APT::FTPArchive::Release::Label="gpufleet.nvidia test fixtures (toolkit built from source; stand-ins named in MANIFEST)" \
       -o APT::FTPArchive::Release::Architectures="$arch all" \
       release . >"$WORK/Release"
     mv "$WORK/Release" Release
@@ -81,8 +113,11 @@ done
 printf "deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] %s/stable/deb/\$(ARCH) /\n" \
   "$BASE_URL" >"$OUT/stable/deb/nvidia-container-toolkit.list"
 cat >"$OUT/README.txt" <<EOT
-TEST FIXTURE repository of the gpufleet.nvidia test suite. NOT NVIDIA software.
-Packages: stand-ins built from tests/fixtures/packages (versions: ${VERSIONS[*]}; pinned: $PINNED).
+TEST FIXTURE repository of the gpufleet.nvidia test suite, not published by NVIDIA.
+nvidia-container-toolkit-base and nvidia-container-toolkit $PINNED: NVIDIA's programs built
+from NVIDIA's source with the source's own packaging. Everything else is a STAND-IN
+(tests/fixtures/packages/stand-ins, not NVIDIA software). See MANIFEST.
+Versions: ${VERSIONS[*]}; pinned: $PINNED.
 Signed with a throwaway key, fingerprint $FPR.
 EOT
 log "repository ready in $OUT (key $FPR, pinned $PINNED)"

@@ -9,7 +9,8 @@
 # debootstrap gnupg dpkg-dev apt-utils curl) it does everything itself:
 #   1. starts dockerd when no engine answers (there is no systemd on the host),
 #   2. builds the Debian base images once (tests/molecule/images.sh, cached),
-#   3. builds the signed TEST FIXTURE apt repository (tests/molecule/fixture_repo.sh)
+#   3. builds the signed TEST FIXTURE apt repository (tests/molecule/fixture_repo.sh:
+#      NVIDIA's toolkit built from ../shared/toolkit, stand-ins for the rest)
 #      and serves it over HTTP on the gateway address of the instances' network
 #      (gpufleet-molecule, created when missing),
 #   4. runs `molecule test` per scenario and times it,
@@ -19,7 +20,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
-ALL_SCENARIOS=(nogpu default containerd airgapped migration jetson)
+ALL_SCENARIOS=(nogpu default containerd airgapped migration jetson uninstall upgrade)
 SCENARIOS=("$@")
 [ "${#SCENARIOS[@]}" -gt 0 ] || SCENARIOS=("${ALL_SCENARIOS[@]}")
 MOLECULE_CMD="${MOLECULE_CMD:-test}"
@@ -90,7 +91,7 @@ HTTP_PID=$!
 for _ in $(seq 20); do curl -fsS -o /dev/null "$GPUFLEET_FIXTURE_URL/fingerprint" 2>/dev/null && break; sleep 0.5; done
 curl -fsS -o /dev/null "$GPUFLEET_FIXTURE_URL/fingerprint" \
   || { log "fixture repository is not served on $GPUFLEET_FIXTURE_URL"; cat "$LOGS/fixture-http.log" >&2; exit 1; }
-log "fixture repository (test packages, not NVIDIA software) at $GPUFLEET_FIXTURE_URL, key $GPUFLEET_FIXTURE_FINGERPRINT"
+log "fixture repository (toolkit built from NVIDIA's source; stand-ins named in MANIFEST) at $GPUFLEET_FIXTURE_URL, key $GPUFLEET_FIXTURE_FINGERPRINT"
 
 # 4. The collection as users get it, and Molecule's environment.
 export PATH="$VENV_BIN:$PATH"

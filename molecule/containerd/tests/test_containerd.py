@@ -1,6 +1,7 @@
 """Kubernetes-style node on containerd (host class 2), Debian 12 (containerd 1.6)
 and Debian 13 (containerd 1.7). The toolkit comes from the TEST FIXTURE
-repository (stand-in packages, not NVIDIA software)."""
+repository (NVIDIA's real toolkit programs built from source;
+libnvidia-container* are STAND-INS, not NVIDIA software)."""
 import re
 
 RUNTIME_TABLE = 'plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia'
@@ -19,7 +20,17 @@ def _table(text, name):
 
 def test_fixture_toolkit_installed(host):
     assert host.package("nvidia-container-toolkit").is_installed
-    assert host.package("nvidia-container-toolkit").version == "1.17.8-1"
+    assert host.package("nvidia-container-toolkit").version == "1.20.0-1"
+    assert "NVIDIA Container Toolkit CLI version 1.20.0" in host.check_output("nvidia-ctk --version")
+
+
+def test_real_runtime_finds_the_nodes_runc(host):
+    # containerd calls BinaryName for every nvidia container: the real runtime
+    # must start and find the low-level runtime it hands over to
+    out = host.run("nvidia-container-runtime --version")
+    assert out.rc == 0, out.stderr
+    assert "NVIDIA Container Runtime version 1.20.0" in out.stdout
+    assert "runc version" in out.stdout
 
 
 def test_containerd_active_after_restart(host):

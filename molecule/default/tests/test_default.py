@@ -2,14 +2,21 @@
 
 The driver packages are Debian's real ones (non-free). The container toolkit
 comes from the TEST FIXTURE repository built by tests/molecule/fixture_repo.sh:
-stand-in packages with the real names, versions and file layout, not NVIDIA
-software. Their nvidia-container-runtime logs each call and hands over to runc.
+nvidia-container-toolkit-base and nvidia-container-toolkit are NVIDIA's real
+programs built from source with the source's own packaging;
+libnvidia-container1 and libnvidia-container-tools are STAND-INS (not NVIDIA
+software). The scenario asks for the runtime's debug log in config.toml
+(container_toolkit_config, written by the real nvidia-ctk config --set), which
+proves that Docker went through the real runtime.
 """
 import json
 
-PINNED = "1.17.8-1"
-TOOLKIT = ["nvidia-container-toolkit", "nvidia-container-toolkit-base",
-           "libnvidia-container-tools", "libnvidia-container1"]
+PINNED = "1.20.0-1"
+UPSTREAM = PINNED.split("-", maxsplit=1)[0]
+REAL = ["nvidia-container-toolkit", "nvidia-container-toolkit-base"]
+STAND_INS = ["libnvidia-container-tools", "libnvidia-container1"]
+TOOLKIT = REAL + STAND_INS
+RUNTIME_LOG = "/var/log/nvidia-container-runtime.log"
 
 
 def test_systemd_is_pid1(host):
@@ -21,6 +28,49 @@ def test_fixture_toolkit_installed_at_pinned_version(host):
         pkg = host.package(name)
         assert pkg.is_installed, name
         assert pkg.version == PINNED, (name, pkg.version)
+
+
+def test_real_toolkit_programs(host):
+    for path in ("/usr/bin/nvidia-ctk", "/usr/bin/nvidia-container-runtime",
+                 "/usr/bin/nvidia-container-runtime-hook", "/usr/bin/nvidia-cdi-hook"):
+        # compiled programs, not the stand-ins' scripts
+        assert host.check_output("head -c 4 %s | od -An -c | tr -d ' '" % path) == "177ELF", path
+    assert "NVIDIA Container Toolkit CLI version %s" % UPSTREAM in host.check_output("nvidia-ctk --version")
+    runtime = host.run("nvidia-container-runtime --version")
+    assert runtime.rc == 0, runtime.stderr
+    assert "NVIDIA Container Runtime version %s" % UPSTREAM in runtime.stdout
+    assert "runc version" in runtime.stdout  # it found the low-level runtime it hands over to
+    hook = host.run("nvidia-container-runtime-hook -version")
+    assert UPSTREAM in hook.stdout + hook.stderr
+
+
+def test_packages_real_and_stand_ins_say_what_they_are(host):
+    for name in REAL:
+        fields = host.check_output("dpkg-query -W -f '${Maintainer}|${Description}' %s" % name)
+        assert fields.startswith("NVIDIA CORPORATION"), fields
+        assert "STAND-IN" not in fields
+    for name in STAND_INS:
+        assert "STAND-IN" in host.check_output("dpkg-query -W -f '${Description}' %s" % name)
+
+
+def test_config_toml_from_the_packages_postinst_with_the_scenario_settings(host):
+    # the real postinst wrote the default file; nvidia-ctk config --set added the settings
+    shown = host.check_output("nvidia-ctk config")
+    assert 'debug = "%s"' % RUNTIME_LOG in shown
+    assert "accept-nvidia-visible-devices-envvar-when-unprivileged = false" in shown
+    assert 'mode = "auto"' in shown
+    default = host.check_output("nvidia-ctk config default")
+    # everything else is the toolkit's own default
+    assert 'runtimes = ["runc", "crun"]' in default and 'runtimes = ["runc", "crun"]' in shown
+
+
+def test_cdi_refresh_units_installed_and_skipped_without_a_kernel_module(host):
+    # the package's postinst enabled them; Debian's nvidia-smi is installed but no
+    # kernel module is built or loaded, so the service's ExecCondition skips it
+    assert host.check_output("systemctl is-enabled nvidia-cdi-refresh.path") == "enabled"
+    assert host.check_output("systemctl is-active nvidia-cdi-refresh.path") == "active"
+    assert host.run("systemctl is-failed --quiet nvidia-cdi-refresh.service").rc != 0
+    assert not host.file("/var/run/cdi/nvidia.yaml").exists
 
 
 def test_toolkit_came_from_signed_fixture_repository(host):
@@ -38,13 +88,16 @@ def test_docker_lists_nvidia_runtime(host):
 
 
 def test_container_runs_with_nvidia_runtime(host):
-    log = "/var/log/nvidia-container-runtime.log"
-    before = host.run("wc -l < %s" % log).stdout.strip() or "0"
+    before = host.run("wc -l < %s" % RUNTIME_LOG).stdout.strip() or "0"
     run = host.run("docker run --rm --runtime=nvidia local/busybox:fixture true")
     assert run.rc == 0, run.stderr
-    after = host.check_output("wc -l < %s" % log)
-    # the fixture runtime logged the call: Docker really went through it
+    after = host.check_output("wc -l < %s" % RUNTIME_LOG)
+    # the real runtime wrote its debug log: Docker really went through it
     assert int(after) > int(before)
+    new = host.check_output("tail -n +%d %s" % (int(before) + 1, RUNTIME_LOG))
+    assert "Using OCI specification file path" in new, new
+    # no GPU requested, none present: the 1.20 runtime's auto mode picks just-in-time CDI
+    assert "Auto-detected mode as 'jit-cdi'" in new, new
 
 
 def test_operator_keys_survived(host):

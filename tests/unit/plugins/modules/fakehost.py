@@ -206,6 +206,9 @@ def h200_root(root):
     modules, _rc = load(H200, "proc-modules.txt")
     write(root, "proc/modules", modules)
     write(root, "sys/module/nvidia/version", "580.159.04\n")
+    # cpuinfo-head.txt: the /proc/cpuinfo lines grep kept, then uname -m
+    cpuinfo, _rc = load(H200, "cpuinfo-head.txt")
+    write(root, "proc/cpuinfo", "".join(line + "\n" for line in cpuinfo.splitlines()[:-1]))
     # proc-nvswitch.txt: the directory exists with no device; sys-infiniband.txt: empty class
     os.makedirs(os.path.join(str(root), "proc", "driver", "nvidia-nvswitch", "devices"))
     write(root, "proc/driver/nvidia-nvswitch/permissions", "DeviceFileMode: 438\n")

@@ -556,6 +556,9 @@ def test_h200_real_capture(host, run_module):
     assert nvidia["rdma"]["count"] == 0 and nvidia["rdma"]["devices"] == []
     assert nvidia["rdma"]["nvidia_peermem_loaded"] is False
     assert nvidia["nvlink"]["fabric_ready"] is None
+    assert nvidia["host"]["cpu"] == {"vendor": "GenuineIntel", "model": "Intel(R) Xeon(R) Processor", "core": None,
+                                     "implementer": None, "part": None, "soc_id": None, "grace": False}
+    assert nvidia["host"]["grace"] is False and nvidia["host"]["superchip"] is None
     assert result["msg"] == "1 NVIDIA GPU (Hopper); driver 580.159.04 (open kernel module) loaded"
     assert not result["warnings"]
 

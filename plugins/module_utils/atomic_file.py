@@ -219,7 +219,8 @@ def _unlink_quietly(path):
 # --- metadata -------------------------------------------------------------------
 
 _XATTR_SKIP_ERRNOS = tuple(e for e in (getattr(errno, "ENOTSUP", None), getattr(errno, "EOPNOTSUPP", None),
-                                       errno.EPERM, getattr(errno, "ENODATA", None)) if e is not None)
+                                       errno.EPERM, errno.EACCES, getattr(errno, "ENODATA", None))
+                            if e is not None)
 
 
 def copy_xattrs(source, fd):
@@ -227,8 +228,9 @@ def copy_xattrs(source, fd):
 
     That includes ``system.posix_acl_access`` (POSIX ACLs) and
     ``security.selinux`` (the SELinux label).  A file system without extended
-    attributes, or one the caller may not set (``trusted.*`` as non-root),
-    is tolerated: the names that could not be copied are returned.
+    attributes, or one the caller may not set (``trusted.*`` as non-root, a
+    label the SELinux policy does not let it set), is tolerated: the names
+    that could not be copied are returned.
     """
     if not hasattr(os, "listxattr"):
         return []

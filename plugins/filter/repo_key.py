@@ -10,7 +10,10 @@ its full fingerprint is the wanted one; otherwise a sentence that says what the
 file holds.  APT trusts every key of a ``signed-by`` file, so a file with an
 extra key is refused as firmly as a wrong one.
 
-Used by the ``_repo_key`` role (``tasks/main.yml``), which ``cuda_repo`` and
+``package_sha256_problems``: local package files whose SHA-256 is not the
+given one (the air-gapped install of ``container_toolkit``).
+
+Used by the ``repo_key`` role (``tasks/main.yml``), which ``cuda_repo`` and
 ``container_toolkit`` include, and by ``container_toolkit``'s state scan.
 Documentation of each filter is in the YAML file of the same name.
 """
@@ -73,10 +76,37 @@ def repo_key_problem(listing, fingerprint, source="the key file"):
     return "%s holds primary key(s) %s; expected exactly %s" % (source, ", ".join(found), wanted)
 
 
+def package_sha256_problems(stat_results, wanted):
+    """Files whose SHA-256 is not the one ``wanted`` gives (by file name), one sentence each.
+
+    ``stat_results``: the ``results`` of a looped ``ansible.builtin.stat`` with
+    ``checksum_algorithm: sha256`` (``item`` is the file's path).  ``wanted``:
+    file name -> SHA-256 (hexadecimal, any case).
+    """
+    if not isinstance(wanted, dict):
+        raise AnsibleFilterError("package_sha256_problems: expected {file name: sha256}")
+    wanted = dict((str(k), str(v).strip().lower()) for k, v in wanted.items())
+    problems = []
+    for result in stat_results or []:
+        path = str(result.get("item", ""))
+        name = path.rsplit("/", 1)[-1]
+        info = result.get("stat") or {}
+        if name not in wanted:
+            problems.append("%s: no SHA-256 given for it" % name)
+        elif not re.match(r"^[0-9a-f]{64}$", wanted[name]):
+            problems.append("%s: the given SHA-256 %r is not 64 hexadecimal digits" % (name, wanted[name]))
+        elif not info.get("exists", False):
+            problems.append("%s: missing" % name)
+        elif str(info.get("checksum", "")).lower() != wanted[name]:
+            problems.append("%s: SHA-256 %s, expected %s" % (name, info.get("checksum"), wanted[name]))
+    return problems
+
+
 class FilterModule(object):
     """Repository key filters."""
 
     def filters(self):
         return {
             "repo_key_problem": repo_key_problem,
+            "package_sha256_problems": package_sha256_problems,
         }

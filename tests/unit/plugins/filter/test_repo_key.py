@@ -87,4 +87,38 @@ def test_non_string_listing_fails():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"repo_key_problem"}
+    assert set(FilterModule().filters()) == {"repo_key_problem", "package_sha256_problems"}
+
+
+# --- package_sha256_problems (air-gapped local packages) ---
+
+from ansible_collections.gpufleet.nvidia.plugins.filter.repo_key import package_sha256_problems  # noqa: E402
+
+SUM_A = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+SUM_B = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+
+
+def stat_result(path, checksum=None):
+    info = {"exists": checksum is not None}
+    if checksum is not None:
+        info["checksum"] = checksum
+    return {"item": path, "stat": info}
+
+
+def test_package_sums_match_by_file_name():
+    results = [stat_result("/srv/debs/a_1_amd64.deb", SUM_A), stat_result("/srv/debs/b_1_amd64.deb", SUM_B)]
+    assert package_sha256_problems(results, {"a_1_amd64.deb": SUM_A.upper(), "b_1_amd64.deb": SUM_B}) == []
+
+
+def test_package_sums_refuse_swapped_missing_unlisted_and_malformed():
+    results = [stat_result("/srv/debs/a_1_amd64.deb", SUM_A), stat_result("/srv/debs/b_1_amd64.deb", SUM_B),
+               stat_result("/srv/debs/c_1_amd64.deb"), stat_result("/srv/debs/d_1_amd64.deb", SUM_A)]
+    wanted = {"a_1_amd64.deb": SUM_B, "b_1_amd64.deb": SUM_A, "c_1_amd64.deb": SUM_A, "d_1_amd64.deb": "abc"}
+    assert package_sha256_problems(results, wanted) == [
+        "a_1_amd64.deb: SHA-256 %s, expected %s" % (SUM_A, SUM_B),
+        "b_1_amd64.deb: SHA-256 %s, expected %s" % (SUM_B, SUM_A),
+        "c_1_amd64.deb: missing",
+        "d_1_amd64.deb: the given SHA-256 'abc' is not 64 hexadecimal digits"]
+    assert package_sha256_problems([stat_result("/x/e.rpm", SUM_A)], {}) == ["e.rpm: no SHA-256 given for it"]
+    with pytest.raises(AnsibleFilterError):
+        package_sha256_problems([], ["not", "a", "dict"])

@@ -305,7 +305,7 @@ def validate_candidate(module, binary, text, target, runtime_path, version):
     return None
 
 
-def validate(module, binary, cycle, version):
+def validate(module, binary, cycle, version, warnings):
     """Check every changed file with containerd; fail (nothing written) when it rejects one."""
     p = module.params
     if module.check_mode or not p["validate"] or not binary:
@@ -321,8 +321,8 @@ def validate(module, binary, cycle, version):
         text = cycle.new_text(path)
         relative = relative_imports(text) if path == p["path"] else []
         if relative:
-            module.warn("%s was not validated: its relative imports (%s) resolve only beside the real file"
-                        % (path, ", ".join(relative)))
+            warnings.append("%s was not validated: its relative imports (%s) resolve only beside the real file"
+                            % (path, ", ".join(relative)))
             validated = False
             continue
         error = validate_candidate(module, binary, text, cycle.target(path), runtime_path, version)
@@ -333,7 +333,7 @@ def validate(module, binary, cycle, version):
 
 
 def report(module, result, cycle, version_tuple):
-    """Return values and warnings for a plan ``result``."""
+    """Return values and warnings for a plan ``result``: ``(ret, warnings)``."""
     p = module.params
     version = ".".join(str(x) for x in version_tuple) if version_tuple else None
     ret = dict(
@@ -350,17 +350,19 @@ def report(module, result, cycle, version_tuple):
     if p["state"] == "present":
         ret["runtime"] = result["runtime"]
         ret["base_runtime"] = result["base_runtime"]
-    for warning in result["warnings"]:
-        module.warn(warning)
+    warnings = list(result["warnings"])
     if p["cdi"] and version_tuple and version_tuple[:2] < (1, 7) and p["state"] == "present":
-        module.warn("containerd %s ignores enable_cdi: CDI needs containerd 1.7 or later" % version)
+        warnings.append("containerd %s ignores enable_cdi: CDI needs containerd 1.7 or later" % version)
     if module._diff:
         ret["diff"] = [cycle.diff(path) for path in cycle.changed_paths()]
-    return ret
+    return ret, warnings
 
 
 def edit(module, binary, version_tuple):
-    """One locked cycle over the main file and the drop-in: read, plan, diff, validate, back up, write."""
+    """One locked cycle over the main file and the drop-in: read, plan, diff, validate, back up, write.
+
+    Returns ``(return values, warnings)``; warnings are emitted by the caller, once, after any retry.
+    """
     p = module.params
     path, drop_in_path = p["path"], p["drop_in_path"]
     with EditCycle([path, drop_in_path], check_mode=module.check_mode, owned=[drop_in_path]) as cycle:
@@ -374,9 +376,9 @@ def edit(module, binary, version_tuple):
         if result["main"] is not None:
             cycle.set(path, result["main"])
         cycle.set(drop_in_path, result["drop_in"])
-        ret = report(module, result, cycle, version_tuple)
+        ret, warnings = report(module, result, cycle, version_tuple)
         if cycle.changed:
-            ret["validated"] = validate(module, binary, cycle, result["version"])
+            ret["validated"] = validate(module, binary, cycle, result["version"], warnings)
             # the main file (imports) first: the drop-in goes live only after it, and a failed
             # drop-in write restores the main file
             backups = cycle.commit(order=[path, drop_in_path], backup=p["backup"])
@@ -384,7 +386,7 @@ def edit(module, binary, version_tuple):
                 ret["backup_file"] = backups[path]
             if drop_in_path in backups:
                 ret["drop_in_backup_file"] = backups[drop_in_path]
-    return ret
+    return ret, warnings
 
 
 def main():
@@ -394,10 +396,12 @@ def main():
     binary = find_containerd(module)
     version_tuple = containerd_version(module, binary)
     try:
-        ret = run_with_retries(lambda: edit(module, binary, version_tuple))
+        ret, warnings = run_with_retries(lambda: edit(module, binary, version_tuple))
     except FileEditError as exc:
         module.fail_json(msg=to_native(exc), changed=False, restart_required=False, path=module.params["path"],
                          drop_in_path=module.params["drop_in_path"])
+    for warning in warnings:
+        module.warn(warning)
     module.exit_json(**ret)
 
 

@@ -603,3 +603,14 @@ def test_shared_options_agree_with_the_fragment(monkeypatch):
             assert spec[name].get("default") == option.get("default"), (module.__name__, name)
             assert spec[name]["type"] == option["type"], (module.__name__, name)
             assert spec[name].get("choices") == option.get("choices"), (module.__name__, name)
+
+
+def test_containerd_relative_imports_are_not_validated_out_of_place(tmp_path, run_module):
+    etc = tmp_path / "containerd"
+    etc.mkdir()
+    (etc / "config.toml").write_text('version = 2\nimports = ["site.d/*.toml"]\n')
+    result = run_module(containerd_runtime, containerd_args(etc, containerd_binary=stand_in_containerd(tmp_path)))
+    assert result["failed"] is False and result["changed"] is True
+    assert result["validated"] is False
+    warnings = ansible_warnings.get_warning_messages()
+    assert len([w for w in warnings if "relative imports (site.d/*.toml)" in w]) == 1

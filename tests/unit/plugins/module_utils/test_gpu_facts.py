@@ -1,4 +1,6 @@
 # -*- coding: utf-8 -*-
+from hypothesis import given, strategies as st
+
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_facts, pci
 
 
@@ -132,3 +134,43 @@ def test_rdma_facts():
     assert facts["count"] == 2 and [d["rdma_device"] for d in facts["devices"]] == ["mlx5_1", "mlx5_0", "irdma0"]
     assert facts["devices"][1]["kernel_driver"] == "mlx5_core"
     assert facts["ib_core_loaded"] is True and facts["nvidia_peermem_loaded"] is False
+
+
+_BUS = st.tuples(st.integers(0, 3), st.integers(0, 255), st.integers(0, 31), st.integers(0, 7)).map(
+    lambda t: "%04x:%02x:%02x.%d" % t)
+
+
+@given(st.lists(_BUS, unique=True, max_size=12), st.lists(st.tuples(_BUS, st.booleans()), max_size=12))
+def test_rdma_facts_merge_properties(nic_buses, ib_entries):
+    """Every NIC and RDMA device appears once, joined on its bus id; count leaves management ports out."""
+    nics = [pci.device_from_sysfs(bus, {"vendor": "0x15b3", "device": "0x1021", "class": "0x020700"})
+            for bus in nic_buses]
+    ib = []
+    for number, (bus, management) in enumerate(dict(ib_entries).items()):
+        ib.append({"name": "mlx5_%d" % number, "pci_bus_id": bus, "vendor_id": "0x15b3",
+                   "nvswitch_management": management})
+    facts = gpu_facts.rdma_facts(nics, ib, set())
+    buses = [d["pci_bus_id"] for d in facts["devices"]]
+    assert buses == sorted(set(nic_buses) | set(d["pci_bus_id"] for d in ib))
+    by_bus = dict((d["pci_bus_id"], d) for d in facts["devices"])
+    for entry in ib:
+        assert by_bus[entry["pci_bus_id"]]["rdma_device"] == entry["name"]
+        assert by_bus[entry["pci_bus_id"]]["nvswitch_management"] is entry["nvswitch_management"]
+    assert facts["count"] == len(buses) - sum(1 for entry in ib if entry["nvswitch_management"])
+
+
+_STATES = st.sampled_from([None, "completed", "in_progress", "not_started", "not_supported"])
+_STATUS = st.sampled_from([None, "Success", "Insufficient Resources"])
+
+
+@given(st.lists(st.tuples(_STATES, _STATUS), max_size=10))
+def test_fabric_ready_properties(fabrics):
+    gpus = [gpu(state, status) for state, status in fabrics]
+    facts = gpu_facts.nvlink_facts(gpus, gpu_facts.nvswitch_facts([], [], {}, False, []))
+    reported = [(state, status) for state, status in fabrics if state not in (None, "not_supported")]
+    if not reported:
+        assert facts["fabric_ready"] is None
+    else:
+        assert facts["fabric_ready"] is all(state == "completed" and status in (None, "Success")
+                                            for state, status in reported)
+    assert sum(facts["fabric_states"].values()) == sum(1 for state, _status in fabrics if state is not None)

@@ -218,9 +218,10 @@ def _unlink_quietly(path):
 
 # --- metadata -------------------------------------------------------------------
 
-_XATTR_SKIP_ERRNOS = tuple(e for e in (getattr(errno, "ENOTSUP", None), getattr(errno, "EOPNOTSUPP", None),
-                                       errno.EPERM, errno.EACCES, getattr(errno, "ENODATA", None))
-                            if e is not None)
+_XATTR_SKIP_ERRNOS = tuple(
+    e for e in (getattr(errno, "ENOTSUP", None), getattr(errno, "EOPNOTSUPP", None), errno.EPERM, errno.EACCES,
+                getattr(errno, "ENODATA", None))
+    if e is not None)
 
 
 def copy_xattrs(source, fd):

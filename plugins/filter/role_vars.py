@@ -25,7 +25,14 @@ __metaclass__ = type
 
 import difflib
 
+import yaml
+
 from ansible.errors import AnsibleFilterError
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # PyYAML without libyaml
+    _Loader = yaml.SafeLoader
 
 try:
     from ansible.module_utils.six import string_types
@@ -35,7 +42,19 @@ except ImportError:  # pragma: no cover
 BOOL_STRINGS = ("true", "false", "yes", "no", "on", "off", "1", "0")
 
 
+def _load(path):
+    try:
+        with open(path, "rb") as handle:
+            return yaml.load(handle, Loader=_Loader)  # nosec - a safe loader
+    except (IOError, OSError, yaml.YAMLError) as exc:
+        raise AnsibleFilterError("role_vars: cannot read the argument specs %s: %s" % (path, exc))
+
+
 def _options(spec, entry_point="main"):
+    # the spec, or the path of meta/argument_specs.yml (read with libyaml: a
+    # role checks its variables on every host, so this is kept cheap)
+    if _is_text(spec):
+        spec = _load(str(spec))
     if not isinstance(spec, dict):
         raise AnsibleFilterError("role_vars: expected the parsed meta/argument_specs.yml, got %r"
                                  % type(spec).__name__)
@@ -133,6 +152,54 @@ def role_vars_unknown(names, spec, known=None, entry_point="main"):
     return messages
 
 
+def role_vars_check(values, spec, prefix, known=None, hostvars=None, hosts=None, entry_point="main"):
+    """Problems and unknown names of the current host and of the other ``hosts`` of the batch.
+
+    ``values``: the current host's ``{name: value}`` of every variable with
+    ``prefix`` (play variables, extra variables and role defaults included).
+    ``hostvars``/``hosts``: Ansible's ``hostvars`` and ``ansible_play_batch``;
+    for the other hosts their inventory variables with ``prefix`` are checked
+    too, so a role checks a whole batch in one task (``run_once``) instead of
+    once per host.  Messages about other hosts name them.  Returns
+    ``{"problems": [...], "unknown": [...]}``.
+    """
+    if not isinstance(values, dict):
+        raise AnsibleFilterError("role_vars_check: expected {variable: value}")
+    known = list(known or [])
+    options = _options(spec, entry_point)
+    spec = {"argument_specs": {entry_point: {"options": options}}}
+    problems = list(role_vars_problems(values, spec, entry_point))
+    unknown = list(role_vars_unknown(list(values), spec, known, entry_point))
+    per_message = {}
+    order = []
+    for host in list(hosts or []):
+        if hostvars is None:
+            break
+        try:
+            host_vars = hostvars[host]
+            names = [name for name in host_vars.keys() if str(name).startswith(prefix)]
+        except (KeyError, TypeError):
+            continue
+        mine = dict((name, values.get(name)) for name in names if name in values)
+        theirs = {}
+        for name in names:
+            value = host_vars[name]
+            if name not in mine or mine[name] != value:
+                theirs[name] = value
+        for message in role_vars_problems(theirs, spec, entry_point) + role_vars_unknown(
+                [n for n in theirs if n not in values], spec, known, entry_point):
+            if message in problems or message in unknown:
+                continue
+            if message not in per_message:
+                per_message[message] = []
+                order.append(message)
+            per_message[message].append(str(host))
+    for message in order:
+        text = "%s (%s)" % (message, ", ".join(per_message[message]))
+        (unknown if " is not a variable of this role" in message else problems).append(text)
+    return {"problems": problems, "unknown": unknown}
+
+
 class FilterModule(object):
     """Role variable filters."""
 
@@ -140,4 +207,5 @@ class FilterModule(object):
         return {
             "role_vars_problems": role_vars_problems,
             "role_vars_unknown": role_vars_unknown,
+            "role_vars_check": role_vars_check,
         }

@@ -88,4 +88,43 @@ def test_bad_input_fails():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"role_vars_problems", "role_vars_unknown"}
+    assert set(FilterModule().filters()) == {"role_vars_problems", "role_vars_unknown", "role_vars_check"}
+
+
+# --- role_vars_check: the batch in one task ---
+
+from ansible_collections.gpufleet.nvidia.plugins.filter.role_vars import role_vars_check  # noqa: E402
+
+SPEC_PATH = os.path.join(ROLES, "container_toolkit", "meta", "argument_specs.yml")
+
+
+def test_check_reads_the_spec_from_its_path_and_checks_the_current_host():
+    values = dict(defaults("container_toolkit"), container_toolkit_runtime_args="--debug",
+                  container_toolkit_runtme_name="x")
+    values = dict((k, v) for k, v in values.items() if not (isinstance(v, str) and "{{" in v))
+    report = role_vars_check(values, SPEC_PATH, "container_toolkit_")
+    assert report == {
+        "problems": ["container_toolkit_runtime_args must be a list (YAML [a, b]), got str '--debug'"],
+        "unknown": ["container_toolkit_runtme_name is not a variable of this role "
+                    "(did you mean container_toolkit_runtime_name?)"]}
+
+
+def test_check_covers_the_other_hosts_of_the_batch_naming_them():
+    current = {"container_toolkit_cdi": True, "container_toolkit_version": "1.20.0-1"}
+    hostvars = {
+        "gpu01": {"container_toolkit_cdi": True, "ansible_host": "10.0.0.1"},
+        "gpu02": {"container_toolkit_runtime_args": "--debug", "container_toolkit_cdi": True},
+        "gpu03": {"container_toolkit_runtime_args": "--debug", "container_toolkit_cdii": True},
+        "gpu04": {"container_toolkit_cdii": True},
+    }
+    report = role_vars_check(current, SPEC_PATH, "container_toolkit_", [], hostvars,
+                             ["gpu01", "gpu02", "gpu03", "gpu04", "gone"])
+    assert report["problems"] == [
+        "container_toolkit_runtime_args must be a list (YAML [a, b]), got str '--debug' (gpu02, gpu03)"]
+    assert report["unknown"] == [
+        "container_toolkit_cdii is not a variable of this role (did you mean container_toolkit_cdi?) (gpu03, gpu04)"]
+
+
+def test_check_refuses_a_missing_spec():
+    with pytest.raises(AnsibleFilterError, match="cannot read the argument specs"):
+        role_vars_check({}, "/nonexistent/argument_specs.yml", "x_")

@@ -26,7 +26,7 @@ else
   echo absent
 fi
 echo '#modules'
-grep -E '^(nvidia|nouveau) ' "${GDS_PROC_MODULES:-/proc/modules}" 2>/dev/null
+grep -E '^(nvidia[a-z0-9_]*|nouveau) ' "${GDS_PROC_MODULES:-/proc/modules}" 2>/dev/null
 echo '#loaded'
 cat "${GDS_VERSION_FILE:-/proc/driver/nvidia/version}" 2>/dev/null
 echo '#built'

@@ -298,7 +298,7 @@ def _needed(state, branch, version):
 
 def upgrade_driver_plan(stdout, branch="", version="", services=None, stop_containers=False, allow_busy=False,
                         reboot=True, kubernetes=False, node="", cordoned=False, runtime_names=None,
-                        host="", gpu_count=1):
+                        host="", gpu_count=1, require_gpu=False):
     """What upgrade_driver.yml does on one host (see upgrade_driver_plan.yml)."""
     state = upgrade_driver_state(stdout, runtime_names=runtime_names)
     branch = str(branch or "").strip()
@@ -312,7 +312,8 @@ def upgrade_driver_plan(stdout, branch="", version="", services=None, stop_conta
         raise AnsibleFilterError("upgrade_driver_plan: driver_version %s is not of driver_branch %s"
                                  % (version, branch))
     units = list(DEFAULT_SERVICES if services is None else services)
-    reasons = _needed(state, branch, version)
+    no_gpu = require_gpu and int(gpu_count or 0) == 0
+    reasons = [] if no_gpu else _needed(state, branch, version)
     needed = len(reasons) > 0
     stop = [unit for unit in units if state["services"].get(unit) in ("active", "activating", "reloading")]
     comms = _service_comms(stop)
@@ -372,6 +373,7 @@ def upgrade_driver_plan(stdout, branch="", version="", services=None, stop_conta
         "expect_why": expect_why if needed else [],
         "drain": drain,
         "uncordon": drain and not cordoned,
+        "no_gpu": no_gpu,
     }
     plan["text"] = plan_text(plan, node=node)
     return plan
@@ -382,6 +384,8 @@ def plan_text(plan, node=""):
     head = "%s: driver %s loaded, %s installed; target %s" % (
         plan["host"] or "host", plan["loaded_version"] or "not", plan["installed_version"] or "nothing",
         plan["target"])
+    if plan.get("no_gpu"):
+        return [head, "nothing to do: no NVIDIA GPU (gpufleet_force_without_gpu: true upgrades such hosts too)"]
     if not plan["needed"]:
         return [head, "nothing to do: the driver is at the target and the loaded module matches it"]
     lines = [head, "why: " + "; ".join(plan["reasons"])]

@@ -172,6 +172,15 @@ def test_host_at_the_target_needs_nothing_and_nothing_blocks_it():
         assert plan["text"][1].startswith("nothing to do")
 
 
+def test_host_without_gpu_is_left_alone_unless_forced():
+    text = fixture("debian12-stopped.txt")
+    plan = upgrade_driver_plan(text, branch="550", gpu_count=0, require_gpu=True, host="cpu-01")
+    assert not plan["needed"] and plan["no_gpu"] and plan["action"] == "nothing"
+    assert plan["text"][1].startswith("nothing to do: no NVIDIA GPU")
+    forced = upgrade_driver_plan(text, branch="550", gpu_count=0, require_gpu=False)
+    assert forced["needed"] and not forced["no_gpu"]
+
+
 def test_downgrade_by_exact_version():
     text = fixture("debian12-stopped.txt").replace("Kernel Module  535.216.01", "Kernel Module  535.261.03")
     plan = upgrade_driver_plan(text, version="535.247.01", branch="535")

@@ -161,7 +161,7 @@ reset_required:
   sample: [{"gpu": 0, "uuid": "GPU-9ae030a0-5e59-ba6a-5dfb-1b44b8eb7d2c", "reason": "MIG mode is pending Enabled: ..."}]
 gpus:
   description:
-    - Every GPU after the run (in check mode: as planned; new instances have C(id) null), with
+    - Every GPU after the run (in check mode as planned, new instances with C(id) null), with
       C(index), C(uuid), C(bus_id), C(mig_supported), C(mig_current), C(mig_pending) and
       C(instances) (C(id), C(profile), C(start), C(size), C(compute_instances) profile names).
   returned: always

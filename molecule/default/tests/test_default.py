@@ -10,6 +10,7 @@ software). The scenario asks for the runtime's debug log in config.toml
 proves that Docker went through the real runtime.
 """
 import json
+import os
 
 PINNED = "1.20.0-1"
 UPSTREAM = PINNED.split("-", maxsplit=1)[0]
@@ -145,3 +146,17 @@ def test_driver_packages_held(host):
     """driver_hold: dpkg holds the driver packages."""
     selections = host.check_output("dpkg --get-selections nvidia-kernel-dkms nvidia-smi libcuda1")
     assert [line.split()[1] for line in selections.splitlines()] == ["hold", "hold", "hold"]
+
+
+def test_key_file_with_an_extra_key_was_replaced_by_exactly_the_wanted_key(host):
+    """prepare left the repository key plus Debian's key in the signed-by file; the role replaced it."""
+    listing = host.check_output(
+        "home=$(mktemp -d); gpg --homedir $home --batch --with-colons --show-keys "
+        "/etc/apt/keyrings/nvidia-container-toolkit.asc 2>/dev/null; rm -rf $home")
+    primaries = [line for line in listing.splitlines() if line.startswith("pub:")]
+    assert len(primaries) == 1, listing
+    fingerprint = listing.split("\nfpr:", 1)[1].split(":")[8]
+    assert fingerprint == os.environ["GPUFLEET_FIXTURE_FINGERPRINT"]
+    # byte for byte the key the repository publishes
+    assert host.file("/etc/apt/keyrings/nvidia-container-toolkit.asc").content_string == \
+        host.file("/var/lib/gpufleet-test/repo-key.asc").content_string

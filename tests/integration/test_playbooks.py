@@ -7,7 +7,7 @@ the fleet report has more than one host. This machine has no NVIDIA GPU, so
 what is checked is the behaviour the README promises for such hosts: the
 report lists them as hosts without a GPU, verify skips every check with the
 reason, site.yml changes nothing and says why. (The same playbooks on a real
-GPU host: docs/modules/nvidia_gpu_facts.md, "Proof on real hardware".)
+GPU host: docs/testing.md, "Captured runs on real hardware".)
 """
 import json
 import os

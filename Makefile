@@ -1,6 +1,8 @@
 # gpufleet.nvidia — developer entry points.
 #   make site   run playbooks/site.yml against this machine (the main job)
-#   make test   everything CI runs: lint, sanity, unit (3.11 + 3.6/3.8), integration, molecule
+#   make test   everything CI runs: lint, sanity, unit (3.11 + 3.6/3.8), integration,
+#               the oldest and newest controllers, molecule
+#   make docs   write the role variable tables from meta/argument_specs.yml
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -13,10 +15,10 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := true
 export PYTHONDONTWRITEBYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site test site-venv venv install build units compat sanity lint changelog integration molecule bench clean
+.PHONY: site test site-venv venv install build units compat sanity lint docs changelog integration controllers molecule bench clean
 
 # Two stages in one .venv: what the main job needs (requirements.txt:
-# ansible-core, jmespath), then the test stack on top (requirements-test.txt).
+# ansible-core), then the test stack on top (requirements-test.txt).
 # `make site` builds only the first.
 $(VENV)/.site-installed: requirements.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
@@ -43,7 +45,7 @@ install: build
 site: install
 	$(BIN)/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(CURDIR)/$(BIN)/python playbooks/site.yml $(ARGS)
 
-test: lint sanity units compat changelog integration molecule
+test: lint sanity units compat changelog integration controllers molecule
 
 units: venv
 	$(BIN)/python -m pytest -q tests/unit
@@ -59,14 +61,27 @@ sanity: venv
 	$(BIN)/python tests/sanity/offline_get_pip.py $$(sed -n "s/^ *pip='\\([0-9.]*\\)',/\\1/p" $(VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py)
 	cd $(SANITY_ROOT) && PATH=$(CURDIR)/$(BIN):$$PATH ansible-test sanity --local --python 3.11 --color no
 
+# Role variable docs are generated from meta/argument_specs.yml (the one
+# source); lint fails when a table is stale or defaults/main.yml and the spec
+# name different variables.
 lint: venv install
+	$(BIN)/python tests/tools/role_docs.py check
 	$(BIN)/ansible-lint --profile production --offline
+
+docs: venv
+	$(BIN)/python tests/tools/role_docs.py write
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint
 
 integration: venv
 	$(BIN)/python -m pytest -q tests/integration
+
+# requires_ansible's range on its two ends: ansible-core 2.16 (Python 3.11)
+# and the newest ansible-core for Python 3.12; integration playbooks and
+# sanity each (tests/tools/controllers.sh; venvs cached in .venvs/).
+controllers:
+	bash tests/tools/controllers.sh
 
 molecule: venv install
 	bash tests/molecule/run.sh

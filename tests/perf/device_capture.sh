@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the single-quoted $ run in sh -c, on the host being captured
 # Read-only captures of a real GPU host for the facts and MIG fixtures.
 # Nothing here changes a GPU setting: only queries and listings.
 # Writes one file per command under $OUT (default ./device-capture).

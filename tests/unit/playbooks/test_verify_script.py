@@ -60,7 +60,7 @@ esac
 
 
 def test_container_with_the_hosts_gpu_passes(tmp_path):
-    verdicts, _ = run_verify(tmp_path)
+    verdicts = run_verify(tmp_path)[0]
     assert verdicts["host_nvidia_smi"][0] == "PASS"
     assert verdicts["docker_gpus"] == ("PASS", "docker run --gpus=all: 1 GPU(s), the same UUIDs as the host")
     assert verdicts["docker_runtime"][0] == "PASS"
@@ -69,7 +69,7 @@ def test_container_with_the_hosts_gpu_passes(tmp_path):
 
 
 def test_container_with_another_gpu_fails(tmp_path):
-    verdicts, _ = run_verify(tmp_path, container_out=OTHER_L)
+    verdicts = run_verify(tmp_path, container_out=OTHER_L)[0]
     verdict, reason = verdicts["docker_runtime"]
     assert verdict == "FAIL"
     assert "GPU-00000000-1111-2222-3333-444444444444" in reason
@@ -77,8 +77,8 @@ def test_container_with_another_gpu_fails(tmp_path):
 
 
 def test_failed_container_reports_its_last_line(tmp_path):
-    verdicts, _ = run_verify(tmp_path, container_out="unknown or invalid runtime name: nvidia",
-                             container_rc=125)
+    verdicts = run_verify(tmp_path, container_out="unknown or invalid runtime name: nvidia",
+                          container_rc=125)[0]
     assert verdicts["docker_runtime"] == (
         "FAIL", "--runtime=nvidia rc=125: unknown or invalid runtime name: nvidia")
 

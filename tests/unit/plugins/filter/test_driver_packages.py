@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpufleet maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""driver_packages_installed over package lists of real package names."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gpufleet.nvidia.plugins.filter.driver_packages import (
+    FilterModule, driver_packages_installed)
+
+# Debian 12 with Debian's driver (what the default Molecule scenario installs)
+# and the toolkit; dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\n'
+DEBIAN = """\
+docker.io\t20.10.24+dfsg1-1+deb12u1+b2\tii 
+dkms\t3.0.10-8+deb12u1\tii 
+firmware-nvidia-gsp\t535.261.03-1\tii 
+glx-alternative-mesa\t1.2.2\tii 
+glx-alternative-nvidia\t1.2.2\tii 
+libcuda1\t535.261.03-1\tii 
+libnvidia-container-tools\t1.17.8-1\tii 
+libnvidia-container1\t1.17.8-1\tii 
+libnvidia-ml1\t535.261.03-1\tii 
+libnvidia-ptxjitcompiler1\t535.261.03-1\tii 
+nvidia-alternative\t535.261.03-1\tii 
+nvidia-container-toolkit\t1.17.8-1\tii 
+nvidia-container-toolkit-base\t1.17.8-1\tii 
+nvidia-kernel-dkms\t535.261.03-1\thi 
+nvidia-kernel-support\t535.261.03-1\tii 
+nvidia-modprobe\t535.171.04-1\tii 
+nvidia-persistenced\t535.171.04-1\tii 
+nvidia-smi\t535.261.03-1\tii 
+nvidia-support\t20151021+13\tii 
+nvidia-cuda-toolkit\t12.0.140~12.0.1-4\tii 
+nvidia-old-removed\t535.0-1\trc 
+update-glx\t1.2.2\tii 
+"""
+
+# NVIDIA's CUDA repository on Ubuntu 22.04 (open modules, branch 580)
+UBUNTU = [
+    "cuda-drivers-580\t580.95.05-0ubuntu1\tii ",
+    "cuda-toolkit-12-9\t12.9.1-1\tii ",
+    "libnvidia-compute-580\t580.95.05-0ubuntu1\tii ",
+    "libnvidia-decode-580\t580.95.05-0ubuntu1\tii ",
+    "nvidia-dkms-580-open\t580.95.05-0ubuntu1\tii ",
+    "nvidia-driver-580-open\t580.95.05-0ubuntu1\tii ",
+    "nvidia-kernel-common-580\t580.95.05-0ubuntu1\tii ",
+    "nvidia-open\t580.95.05-0ubuntu1\tii ",
+    "nvidia-docker2\t2.13.0-1\tii ",
+    "xserver-xorg-video-nvidia-580\t580.95.05-0ubuntu1\tii ",
+]
+
+# RHEL 9, module stream 580-open (rpm -qa --qf '%{NAME}\t%{VERSION}-%{RELEASE}\tii \n')
+RHEL = [
+    "kmod-nvidia-open-dkms\t580.95.05-1.el9\tii ",
+    "nvidia-driver\t580.95.05-1.el9\tii ",
+    "nvidia-driver-cuda-libs\t580.95.05-1.el9\tii ",
+    "nvidia-persistenced\t580.95.05-1.el9\tii ",
+    "nvidia-container-toolkit\t1.17.8-1\tii ",
+    "libnvidia-container1\t1.17.8-1\tii ",
+]
+
+
+def test_registered():
+    assert sorted(FilterModule().filters()) == ["apt_history_dependencies", "apt_simulated_removals",
+                                                "driver_packages_installed"]
+
+
+def test_debian_driver_without_toolkit_or_unrelated_packages():
+    assert driver_packages_installed(DEBIAN) == [
+        "firmware-nvidia-gsp", "glx-alternative-nvidia", "libcuda1", "libnvidia-ml1", "libnvidia-ptxjitcompiler1",
+        "nvidia-alternative", "nvidia-kernel-dkms", "nvidia-kernel-support", "nvidia-modprobe",
+        "nvidia-persistenced", "nvidia-smi", "nvidia-support"]
+
+
+def test_cuda_toolkit_only_on_request():
+    assert "nvidia-cuda-toolkit" in driver_packages_installed(DEBIAN, cuda_toolkit=True)
+    assert "cuda-toolkit-12-9" in driver_packages_installed(UBUNTU, cuda_toolkit=True)
+    assert "cuda-toolkit-12-9" not in driver_packages_installed(UBUNTU)
+
+
+def test_cuda_repository_packages():
+    assert driver_packages_installed(UBUNTU) == [
+        "cuda-drivers-580", "libnvidia-compute-580", "libnvidia-decode-580", "nvidia-dkms-580-open",
+        "nvidia-driver-580-open", "nvidia-kernel-common-580", "nvidia-open", "xserver-xorg-video-nvidia-580"]
+
+
+def test_rhel_packages():
+    assert driver_packages_installed(RHEL) == [
+        "kmod-nvidia-open-dkms", "nvidia-driver", "nvidia-driver-cuda-libs", "nvidia-persistenced"]
+
+
+def test_nothing_installed_and_bad_input():
+    assert driver_packages_installed("") == []
+    with pytest.raises(AnsibleFilterError, match="package query's lines"):
+        driver_packages_installed({"a": 1})
+
+
+# /var/log/apt/history.log of a Debian 12 instance: the base image's docker.io
+# transaction, then the driver role's install (trimmed lists, real format)
+HISTORY = """
+Start-Date: 2026-11-30  08:12:40
+Commandline: apt-get install -y --no-install-recommends docker.io busybox-static
+Install: runc:amd64 (1.1.5+ds1-1+deb12u1, automatic), docker.io:amd64 (20.10.24+dfsg1-1+deb12u1+b2), \
+containerd:amd64 (1.6.20~ds1-1+b1, automatic), busybox-static:amd64 (1:1.35.0-4+b3)
+End-Date: 2026-11-30  08:12:55
+
+Start-Date: 2026-12-02  10:05:01
+Commandline: /usr/bin/apt-get -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+--no-install-recommends install nvidia-kernel-dkms nvidia-smi libcuda1 nvidia-persistenced firmware-nvidia-gsp
+Install: nvidia-kernel-dkms:amd64 (535.309.01-1), dkms:amd64 (3.0.10-8+deb12u1, automatic), \
+gcc-12:amd64 (12.2.0-14, automatic), perl:amd64 (5.36.0-7+deb12u2, automatic), libcuda1:amd64 (535.309.01-1), \
+nvidia-smi:amd64 (535.309.01-1), libnvidia-ml1:amd64 (535.309.01-1, automatic), lsb-release:all (12.0-1, automatic)
+Upgrade: libc6:amd64 (2.36-9+deb12u9, 2.36-9+deb12u10)
+End-Date: 2026-12-02  10:05:40
+"""
+
+SIMULATION = """NOTE: This is only a simulation!
+Reading package lists...
+The following packages will be REMOVED:
+  dkms* gcc-12* perl*
+Purg dkms [3.0.10-8+deb12u1]
+Purg gcc-12 [12.2.0-14]
+Remv perl [5.36.0-7+deb12u2]
+"""
+
+
+def test_apt_history_dependencies_of_the_driver_transaction_only():
+    filters = FilterModule().filters()
+    deps = filters["apt_history_dependencies"](HISTORY, ["nvidia-kernel-dkms", "libcuda1"])
+    assert deps == ["dkms", "gcc-12", "libnvidia-ml1", "lsb-release", "perl"]
+    # the docker.io transaction is not the driver's: runc and containerd stay
+    assert filters["apt_history_dependencies"](HISTORY, ["nvidia-container-toolkit"]) == []
+    assert filters["apt_history_dependencies"]("", ["x"]) == []
+    with pytest.raises(AnsibleFilterError, match="history.log"):
+        filters["apt_history_dependencies"](None, ["x"])
+
+
+def test_apt_simulated_removals():
+    assert FilterModule().filters()["apt_simulated_removals"](SIMULATION) == ["dkms", "gcc-12", "perl"]
+    assert FilterModule().filters()["apt_simulated_removals"]("0 upgraded, 0 newly installed, 0 to remove\n") == []

@@ -20,7 +20,10 @@
 #     libnvidia-container1 and libnvidia-container-tools (C, cannot be built
 #     here; needed only by the legacy mode) at every version, the whole toolkit
 #     at the OLDER versions (the upgrade and migration paths start from them),
-#     and the deprecated nvidia-docker2.
+#     and the deprecated nvidia-docker2; and, for the datacenter scenario, the
+#     driver meta package nvidia-open-580, nvidia-fabricmanager, libnvidia-nscq,
+#     nvidia-imex, nvlsm, libnvsdm and datacenter-gpu-manager-4-cuda13 (empty
+#     packages with NVIDIA's names and versions; units that only sleep).
 #
 # The signing key is generated for every build in a temporary GNUPGHOME and
 # thrown away afterwards: nothing trusts it but the test instances.
@@ -41,6 +44,9 @@ PINNED="${VERSIONS[${#VERSIONS[@]}-1]}"
 TOOLKIT_PACKAGES=(libnvidia-container1 libnvidia-container-tools nvidia-container-toolkit-base nvidia-container-toolkit)
 STANDIN_ALWAYS=(libnvidia-container1 libnvidia-container-tools)
 REAL_PACKAGES=(nvidia-container-toolkit-base nvidia-container-toolkit)
+DATACENTER_STANDINS=("nvidia-open-580 580.95.05-1" "nvidia-fabricmanager 580.95.05-1" "libnvidia-nscq 580.95.05-1"
+                     "nvidia-imex 580.95.05-1" "nvlsm 2025.06.6-1" "libnvsdm 580.95.05-1"
+                     "datacenter-gpu-manager-4-cuda13 4.4.1-1")
 
 log() { printf '[fixture-repo] %s\n' "$*" >&2; }
 
@@ -84,6 +90,12 @@ for arch in "${ARCHES[@]}"; do
   done
   build_pkg nvidia-docker2 2.13.0-1 all "$repo"
   manifest nvidia-docker2 2.13.0-1 all STAND-IN "tests/fixtures/packages/stand-ins/nvidia-docker2, not NVIDIA software"
+  # datacenter scenario: driver, Fabric Manager, NVLSM, IMEX and DCGM STAND-INS (names and versions as NVIDIA's)
+  for entry in "${DATACENTER_STANDINS[@]}"; do
+    read -r pkg version <<<"$entry"
+    build_pkg "$pkg" "$version" "$arch" "$repo"
+    manifest "$pkg" "$version" "$arch" STAND-IN "tests/fixtures/packages/stand-ins/$pkg, not NVIDIA software"
+  done
   for pkg in "${TOOLKIT_PACKAGES[@]}"; do cp "$repo/${pkg}_${PINNED}_${arch}.deb" "$OUT/debs/$arch/"; done
 done
 

@@ -22,7 +22,7 @@ from ansible.errors import AnsibleFilterError
 DRIVER = re.compile(
     r"^(nvidia-.*|libnvidia-.*|libcuda.*|cuda-drivers.*|firmware-nvidia-.*|xserver-xorg-video-nvidia.*"
     r"|libnvcuvid.*|libnvoptix.*|lib(gl|egl|gles|glx|gldispatch)[0-9]*-nvidia.*|libxnvctrl.*|kmod-nvidia.*"
-    r"|dkms-nvidia.*|glx-alternative-nvidia|nvidia)$")
+    r"|dkms-nvidia.*|glx-alternative-nvidia|nvidia|nvlsm|libnvsdm.*)$")
 # ... except the container toolkit and its predecessors, and CUDA itself.
 NOT_DRIVER = re.compile(
     r"^(libnvidia-container.*|nvidia-container-.*|nvidia-docker.*|nvidia-cuda-.*|nvidia-cudnn.*"

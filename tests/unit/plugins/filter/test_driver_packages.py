@@ -90,6 +90,15 @@ def test_cuda_repository_packages():
         "nvidia-driver-580-open", "nvidia-kernel-common-580", "nvidia-open", "xserver-xorg-video-nvidia-580"]
 
 
+def test_datacenter_packages_of_the_driver():
+    # Fabric Manager, NSCQ, NVLSM, IMEX and libnvsdm come at the driver's version with it
+    lines = ["nvidia-fabricmanager-580\t580.95.05-1\tii ", "libnvidia-nscq-580\t580.95.05-1\tii ",
+             "nvlsm\t2025.06.6-1\tii ", "nvidia-imex-580\t580.95.05-1\tii ", "libnvsdm-580\t580.95.05-1\tii ",
+             "datacenter-gpu-manager-4-cuda13\t1:4.4.1-1\tii "]
+    assert driver_packages_installed(lines) == [
+        "libnvidia-nscq-580", "libnvsdm-580", "nvidia-fabricmanager-580", "nvidia-imex-580", "nvlsm"]
+
+
 def test_rhel_packages():
     assert driver_packages_installed(RHEL) == [
         "kmod-nvidia-open-dkms", "nvidia-driver", "nvidia-driver-cuda-libs", "nvidia-persistenced"]

@@ -62,7 +62,7 @@ def apt_history_dependencies(history, packages):
     for block in re.split(r"\n\s*\n", history):
         installs = [line[len("Install:"):] for line in block.splitlines() if line.startswith("Install:")]
         entries = [match for line in installs for match in _HISTORY_ENTRY.findall(line)]
-        if not wanted.intersection(name for name, _ in entries):
+        if not wanted.intersection(entry[0] for entry in entries):
             continue
         found.update(name for name, detail in entries if "automatic" in detail and name not in wanted)
     return sorted(found)

@@ -308,7 +308,7 @@ def upgrade_driver_plan(stdout, branch="", version="", services=None, stop_conta
                                  "(an exact version goes in driver_version)" % branch)
     if version and not re.match(r"^\d{3}\.\d+(\.\d+)?$", version):
         raise AnsibleFilterError("upgrade_driver_plan: driver_version must look like 580.95.05, not %r" % version)
-    if branch and version and version.split(".")[0] != branch:
+    if branch and version and version.split(".", 1)[0] != branch:
         raise AnsibleFilterError("upgrade_driver_plan: driver_version %s is not of driver_branch %s"
                                  % (version, branch))
     units = list(DEFAULT_SERVICES if services is None else services)
@@ -324,8 +324,8 @@ def upgrade_driver_plan(stdout, branch="", version="", services=None, stop_conta
     warnings = []
     if needed:
         for proc in processes:
-            line = "GPU process %d %s on %s (%s MiB)" % (proc["pid"], proc["name"], proc["gpu_uuid"],
-                                                       proc["used_mib"] if proc["used_mib"] is not None else "?")
+            used = proc["used_mib"] if proc["used_mib"] is not None else "?"
+            line = "GPU process %d %s on %s (%s MiB)" % (proc["pid"], proc["name"], proc["gpu_uuid"], used)
             (warnings if allow_busy else blockers).append(line)
         if not stop_containers:
             for container in gpu_containers:
@@ -442,9 +442,9 @@ def upgrade_driver_reload(stdout, loaded_before=None, services=None, reboot=True
     loaded = _nvidia_modules(modules)
     before = [name for name in (loaded_before or []) if name.startswith("nvidia")]
     comms = _service_comms(list(DEFAULT_SERVICES if services is None else services))
-    wanted_load = [name for name in reversed(unload_order(dict(
+    wanted_load = list(reversed(unload_order(dict(
         (name, modules.get(name, {"refcount": None, "users": [], "state": "Live"}))
-        for name in sorted(set(loaded) | set(before)))))]
+        for name in sorted(set(loaded) | set(before))))))
     if not wanted_load and int(gpu_count or 0) > 0:
         wanted_load = ["nvidia"]
     reasons = []

@@ -17,7 +17,7 @@ def _files(text):
     """{path: sha256} of the snapshot lines under PATHS."""
     files = {}
     for line in text.splitlines():
-        digest, _, path = line.partition("  ")
+        digest, path = line.split("  ", 1) if "  " in line else (line, "")
         if path.startswith(PATHS):
             files[path] = digest
     return files

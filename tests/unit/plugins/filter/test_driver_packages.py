@@ -16,30 +16,30 @@ from ansible_collections.gpufleet.nvidia.plugins.filter.driver_packages import (
 
 # Debian 12 with Debian's driver (what the default Molecule scenario installs)
 # and the toolkit; dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\n'
-DEBIAN = """\
-docker.io\t20.10.24+dfsg1-1+deb12u1+b2\tii 
-dkms\t3.0.10-8+deb12u1\tii 
-firmware-nvidia-gsp\t535.261.03-1\tii 
-glx-alternative-mesa\t1.2.2\tii 
-glx-alternative-nvidia\t1.2.2\tii 
-libcuda1\t535.261.03-1\tii 
-libnvidia-container-tools\t1.17.8-1\tii 
-libnvidia-container1\t1.17.8-1\tii 
-libnvidia-ml1\t535.261.03-1\tii 
-libnvidia-ptxjitcompiler1\t535.261.03-1\tii 
-nvidia-alternative\t535.261.03-1\tii 
-nvidia-container-toolkit\t1.17.8-1\tii 
-nvidia-container-toolkit-base\t1.17.8-1\tii 
-nvidia-kernel-dkms\t535.261.03-1\thi 
-nvidia-kernel-support\t535.261.03-1\tii 
-nvidia-modprobe\t535.171.04-1\tii 
-nvidia-persistenced\t535.171.04-1\tii 
-nvidia-smi\t535.261.03-1\tii 
-nvidia-support\t20151021+13\tii 
-nvidia-cuda-toolkit\t12.0.140~12.0.1-4\tii 
-nvidia-old-removed\t535.0-1\trc 
-update-glx\t1.2.2\tii 
-"""
+DEBIAN = "".join("%s\t%s\t%s \n" % entry for entry in [
+    ("docker.io", "20.10.24+dfsg1-1+deb12u1+b2", "ii"),
+    ("dkms", "3.0.10-8+deb12u1", "ii"),
+    ("firmware-nvidia-gsp", "535.261.03-1", "ii"),
+    ("glx-alternative-mesa", "1.2.2", "ii"),
+    ("glx-alternative-nvidia", "1.2.2", "ii"),
+    ("libcuda1", "535.261.03-1", "ii"),
+    ("libnvidia-container-tools", "1.17.8-1", "ii"),
+    ("libnvidia-container1", "1.17.8-1", "ii"),
+    ("libnvidia-ml1", "535.261.03-1", "ii"),
+    ("libnvidia-ptxjitcompiler1", "535.261.03-1", "ii"),
+    ("nvidia-alternative", "535.261.03-1", "ii"),
+    ("nvidia-container-toolkit", "1.17.8-1", "ii"),
+    ("nvidia-container-toolkit-base", "1.17.8-1", "ii"),
+    ("nvidia-kernel-dkms", "535.261.03-1", "hi"),
+    ("nvidia-kernel-support", "535.261.03-1", "ii"),
+    ("nvidia-modprobe", "535.171.04-1", "ii"),
+    ("nvidia-persistenced", "535.171.04-1", "ii"),
+    ("nvidia-smi", "535.261.03-1", "ii"),
+    ("nvidia-support", "20151021+13", "ii"),
+    ("nvidia-cuda-toolkit", "12.0.140~12.0.1-4", "ii"),
+    ("nvidia-old-removed", "535.0-1", "rc"),
+    ("update-glx", "1.2.2", "ii"),
+])
 
 # NVIDIA's CUDA repository on Ubuntu 22.04 (open modules, branch 580)
 UBUNTU = [

@@ -92,4 +92,3 @@ def test_missing_markers_and_missing_default(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "docs/roles/driver.md: no generated variables table" in err
     assert "driver_undocumented is in defaults/main.yml but not in meta/argument_specs.yml" in err
-

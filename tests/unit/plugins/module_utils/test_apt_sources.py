@@ -75,7 +75,7 @@ def test_one_line_options_and_trailing_comment():
 
 def test_crlf_and_missing_final_newline_are_kept():
     text = "Types: deb\r\nURIs: http://m/debian\r\nSuites: bookworm\r\nComponents: main\r\n"
-    new, _ = apt_sources.enable_components_deb822(text, "bookworm", ["contrib"])
+    new = apt_sources.enable_components_deb822(text, "bookworm", ["contrib"])[0]
     assert new == "Types: deb\r\nURIs: http://m/debian\r\nSuites: bookworm\r\nComponents: main contrib\r\n"
     text = "deb http://m/debian bookworm main"
     assert apt_sources.enable_components_one_line(text, "bookworm", ["contrib"])[0] == \

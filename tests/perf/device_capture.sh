@@ -3,8 +3,6 @@
 # Read-only captures of a real GPU host for the facts and MIG fixtures.
 # Nothing here changes a GPU setting: only queries and listings.
 # Writes one file per command under $OUT (default ./device-capture).
-# The sh -c scripts below are single-quoted on purpose: the sh that runs them expands them.
-# shellcheck disable=SC2016
 set -u
 OUT=${OUT:-$PWD/device-capture}
 mkdir -p "$OUT"

@@ -20,7 +20,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
-ALL_SCENARIOS=(nogpu default cuda_repo containerd airgapped migration jetson nosystemd gpu_config datacenter)
+ALL_SCENARIOS=(nogpu default cuda_repo containerd airgapped migration jetson nosystemd uninstall upgrade gpu_config datacenter)
 SCENARIOS=("$@")
 [ "${#SCENARIOS[@]}" -gt 0 ] || SCENARIOS=("${ALL_SCENARIOS[@]}")
 MOLECULE_CMD="${MOLECULE_CMD:-test}"

@@ -40,7 +40,7 @@ def _upgraded(host):
     """Packages apt upgraded (not installed) since the image was built: a
     dependency of the driver may need a newer library, which stays newer."""
     history = host.run("cat /var/log/apt/history.log").stdout
-    return set(re.findall(r"([A-Za-z0-9][A-Za-z0-9+.-]*):[a-z0-9]+ \\(", " ".join(
+    return set(re.findall(r"([A-Za-z0-9][A-Za-z0-9+.-]*):[a-z0-9]+ \(", " ".join(
         line for line in history.splitlines() if line.startswith("Upgrade:"))))
 
 
@@ -84,3 +84,17 @@ def test_a_second_uninstall_changes_nothing():
     assert proc.returncode == 0, proc.stdout[-3000:]
     recap = re.findall(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", proc.stdout, re.M)
     assert recap and all(changed == "0" for changed in recap), proc.stdout[-3000:]
+
+
+def test_role_state_absent_removes_instead_of_installing():
+    root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory"),
+         os.path.join(root, "molecule", "uninstall", "state_absent.yml")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    # each role took its removal path and ended there: nothing installed, nothing left to remove
+    assert proc.stdout.count("End the role here") == 4, proc.stdout[-3000:]
+    assert "Install the driver" not in proc.stdout and "Read the toolkit's state on the host" not in proc.stdout
+    recap = re.findall(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", proc.stdout, re.M)
+    assert recap == ["0"], proc.stdout[-3000:]

@@ -55,3 +55,12 @@ def test_dcgm_for_the_drivers_cuda_major(host):
     assert host.package("datacenter-gpu-manager-4-cuda13").is_installed      # driver 580: CUDA 13
     service = host.service("nvidia-dcgm")
     assert service.is_enabled and service.is_running
+
+
+def test_dev_char_udev_rule(host):
+    """containerd's configuration says SystemdCgroup = true (prepare): the rule is wanted."""
+    rule = host.file("/etc/udev/rules.d/71-nvidia-dev-char.rules")
+    assert rule.mode == 0o644
+    assert ('ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", '
+            'RUN+="/usr/bin/nvidia-ctk system create-dev-char-symlinks --create-all"\n') in rule.content_string
+    assert "containerd use(s) the systemd cgroup driver" in rule.content_string

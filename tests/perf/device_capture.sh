@@ -44,4 +44,20 @@ cap dev-char sh -c 'ls -la /dev/char | grep -i -E "195:|nvidia|510:|511:" ; ls -
 cap secureboot sh -c 'ls /sys/firmware/efi/efivars 2>&1 | grep -i secureboot; mokutil --sb-state 2>&1'
 cap systemd sh -c 'ls -la /run/systemd/system 2>&1; readlink /proc/1/exe; cat /proc/1/comm'
 cap os-release cat /etc/os-release
+# What the nvidia_mig module reads and the forms of its commands.
+cap smi-mig-help "$SMI" mig -h
+cap smi-plain "$SMI"
+cap smi-mig-query "$SMI" --query-gpu=index,uuid,pci.bus_id,mig.mode.current,mig.mode.pending --format=csv,noheader
+cap smi-mig-query-i0 "$SMI" -i 0 --query-gpu=index,uuid,pci.bus_id,mig.mode.current,mig.mode.pending --format=csv,noheader
+cap smi-mig-lgip-i0 "$SMI" mig -lgip -i 0
+cap smi-mig-lgipp-i0 "$SMI" mig -lgipp -i 0
+# The facts module's query (18 fields) against the 11 fields of earlier
+# releases: accepted in one call, and what it costs.
+N=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap,persistence_mode,mig.mode.current,vbios_version
+F=$N,mig.mode.pending,fabric.state,fabric.status,fabric.cliqueId,fabric.clusterUuid,c2c.mode,addressing_mode
+cap smi-query-facts "$SMI" --query-gpu="$F" --format=csv,noheader,nounits
+cap smi-query-timing sh -c "for i in 1 2 3 4 5; do
+  /usr/bin/time -f '18 fields %e s' $SMI --query-gpu=$F --format=csv,noheader,nounits >/dev/null
+  /usr/bin/time -f '11 fields %e s' $SMI --query-gpu=$N --format=csv,noheader,nounits >/dev/null; done"
+cap soc-id sh -c 'cat /sys/devices/soc0/soc_id 2>&1; head -c 2048 /proc/cpuinfo'
 ls -la "$OUT"

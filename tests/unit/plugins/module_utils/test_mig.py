@@ -318,3 +318,29 @@ def test_gather_calls_only_query_when_no_gpu_has_mig():
     assert len(sim.calls) == 1
     mig.gather(sim.run, gpus_with_mig=[0])
     assert len(sim.calls) == 1 + 5
+
+
+# The command forms against `nvidia-smi mig -h` of the real H200 host (driver
+# 580.159.04): every option the planner emits is one the help lists, and
+# -cgi takes "profile name or ID and an optional placement specifier".
+MIG_HELP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "mig",
+                        "h200-driver580-mig-disabled", "smi-mig-help.txt")
+
+
+@pytest.mark.parametrize("act", [
+    {"action": "destroy_ci", "gpu": 0, "gi": 1, "ci": 0},
+    {"action": "destroy_gi", "gpu": 0, "gi": 1},
+    {"action": "create_ci", "gpu": 0, "gi": 1, "ci_profile_ids": [0, 1]},
+    {"action": "create_gi", "gpu": 0, "profile_id": 9, "start": 4, "default_ci": True},
+    {"action": "create_gi", "gpu": 0, "profile_id": 19, "start": None, "default_ci": False},
+])
+def test_command_options_are_in_the_real_mig_help(act):
+    with open(MIG_HELP) as handle:
+        help_text = handle.read()
+    argv = mig.command(act)
+    assert argv[0] == "mig"
+    for option in (a for a in argv[1:] if a.startswith("-")):
+        assert "[%s |" % option in help_text, option
+    if act["action"] == "create_gi":
+        assert "optional placement" in help_text and "colon and a placement start index" in help_text
+        assert argv[argv.index("-cgi") + 1] == ("9:4" if act["start"] is not None else "19")

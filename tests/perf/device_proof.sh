@@ -22,6 +22,8 @@
 #   site.txt         playbooks/site.yml against this host (in no group: nothing
 #                    to do), then in check mode as a gpu_docker_hosts member
 #                    (the driver branch and kernel modules chosen for its GPUs)
+#   mig.txt          gpufleet.nvidia.nvidia_mig in check mode: the MIG read path
+#                    and a plan, never applied
 #   docker-proof.txt the GPU container proof (tests/perf/device_docker_proof.sh)
 set -uo pipefail
 OUT=${OUT:-$PWD/device-proof}
@@ -92,6 +94,16 @@ FIELDS=index,pci.bus_id,name,uuid,serial,driver_version,memory.total,compute_cap
   echo "== run_command timeout variants on nvidia-smi"
   RUNS=40 python3 "$COLLECTION/tests/perf/bench_command_timeout.py"
 } >"$OUT/bench.txt" 2>&1
+# The MIG read path of nvidia_mig on real hardware, in check mode only: the
+# state is read (query, and with a declaration the profiles and placements);
+# nothing is planned for a GPU whose MIG mode is already the declared one.
+{
+  for gpus in '[]' '[{"gpu": "all", "mig": false}]' '[{"gpu": "0", "mig": true, "instances": ["1g.18gb"]}]'; do
+    echo "\$ ansible localhost -c local -m gpufleet.nvidia.nvidia_mig -a '{\"gpus\": $gpus}' --check --diff"
+    ansible localhost -c local -e "ansible_python_interpreter=$PY" -m gpufleet.nvidia.nvidia_mig \
+      -a "{\"gpus\": $gpus}" --check --diff; echo "[rc=$?]"
+  done
+} >"$OUT/mig.txt" 2>&1
 play() { ansible-playbook -c local -e "ansible_python_interpreter=$PY" "$@"; }
 { echo "\$ ansible-playbook -i localhost, -c local playbooks/verify.yml"; play -i localhost, "$COLLECTION/playbooks/verify.yml"; echo "[rc=$?]"; } >"$OUT/verify.txt" 2>&1
 { echo "\$ ansible-playbook -i localhost, -c local playbooks/facts.yml -e gpufleet_report_dir=$OUT/report"; play -i localhost, "$COLLECTION/playbooks/facts.yml" -e "gpufleet_report_dir=$OUT/report"; echo "[rc=$?]"; } >"$OUT/facts-playbook.txt" 2>&1
@@ -105,4 +117,4 @@ printf '[gpu_docker_hosts]\nlocalhost\n' >"$OUT/inventory.ini"
 if [ -f .devproof/docker.tar.xz ]; then
   OUT=$OUT COLLECTION=$COLLECTION PY=$PY SMI=$SMI bash "$(dirname "$0")/device_docker_proof.sh"
 fi
-cat "$OUT"/facts.txt "$OUT"/osfacts.txt "$OUT"/verify.txt "$OUT"/report/fleet.md "$OUT"/site.txt "$OUT"/bench.txt "$OUT"/docker-proof.txt 2>/dev/null
+cat "$OUT"/facts.txt "$OUT"/osfacts.txt "$OUT"/verify.txt "$OUT"/report/fleet.md "$OUT"/site.txt "$OUT"/bench.txt "$OUT"/mig.txt "$OUT"/docker-proof.txt 2>/dev/null

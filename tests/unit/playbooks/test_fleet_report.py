@@ -14,20 +14,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "modules"))
+sys.path.insert(0, HERE)
 
 import fakehost  # noqa: E402  pylint: disable=wrong-import-position
+from playbook_runner import collections_root  # noqa: E402  pylint: disable=wrong-import-position
 
-
-def _collections_root():
-    """tests/conftest.py's COLLECTIONS_ROOT, loaded by path (another conftest may own the name)."""
-    import importlib.util  # pylint: disable=import-outside-toplevel
-    spec = importlib.util.spec_from_file_location("gpufleet_tests_conftest", os.path.join(REPO, "tests", "conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.COLLECTIONS_ROOT
-
-
-COLLECTIONS_ROOT = _collections_root()
+COLLECTIONS_ROOT = collections_root()
 
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.template import Templar  # noqa: E402

@@ -6,9 +6,7 @@ nvidia_gpu_facts gathered the facts of a composed HGX H100 host (fake root,
 fake nvidia-smi; tests/fixtures/gpu-hosts). With MIG off the layout task is
 skipped and the report comes from the facts alone.
 """
-import json
 import os
-import subprocess
 import sys
 
 import yaml
@@ -16,20 +14,12 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "modules"))
+sys.path.insert(0, HERE)
 
 import fakehost  # noqa: E402  pylint: disable=wrong-import-position
+from playbook_runner import collections_root, run_play  # noqa: E402  pylint: disable=wrong-import-position
 
-
-def _collections_root():
-    """tests/conftest.py's COLLECTIONS_ROOT, loaded by path (another conftest may own the name)."""
-    import importlib.util  # pylint: disable=import-outside-toplevel
-    spec = importlib.util.spec_from_file_location("gpufleet_tests_conftest", os.path.join(REPO, "tests", "conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.COLLECTIONS_ROOT
-
-
-COLLECTIONS_ROOT = _collections_root()
+COLLECTIONS_ROOT = collections_root()
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvidia_smi  # noqa: E402
 
@@ -57,19 +47,8 @@ def test_report_of_an_hgx_host_with_a_fabric_manager_problem(tmp_path):
         {"name": "Gather NVIDIA facts of the composed host",
          "gpufleet.nvidia.nvidia_gpu_facts": {"root": str(root), "nvidia_smi_path": smi, "lspci_path": "/nonexistent"}},
     ] + verify_tasks()}]
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump(play))
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text("hgx ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-    site = [p for p in sys.path if p.endswith("site-packages")]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([COLLECTIONS_ROOT] + site),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-                           str(playbook)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                          universal_newlines=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    results = json.loads(proc.stdout)["plays"][0]["tasks"]
-    mig_task, report_task = results[1]["hosts"]["hgx"], results[2]["hosts"]["hgx"]
+    results = run_play(tmp_path, play, host="hgx")
+    mig_task, report_task = results[1], results[2]
     assert mig_task.get("skipped") is True               # no GPU in MIG mode: no extra nvidia-smi call
     msg = report_task["msg"]
     assert msg["nvswitch"] == ("4 NVSwitch(es), generation 3, management ports -; Fabric Manager needed: True, "

@@ -6,10 +6,8 @@ with fake ``dcgmi`` and ``systemctl`` first on PATH (test tools): a passing
 and a failing quick diagnostic, DCGM not installed, and a host without GPU
 (no check at all, the results stay as they were).
 """
-import json
 import os
 import stat
-import subprocess
 import sys
 
 import pytest
@@ -17,15 +15,10 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, HERE)
+from playbook_runner import run_play  # noqa: E402  pylint: disable=wrong-import-position
+
 DCGM_TASKS = ("Check GPU health with DCGM (dcgmi diag -r 1, when nvidia-dcgm runs)", "Add the DCGM result")
-
-
-def _collections_root():
-    import importlib.util  # pylint: disable=import-outside-toplevel
-    spec = importlib.util.spec_from_file_location("gpufleet_tests_conftest_dcgm", os.path.join(REPO, "tests", "conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.COLLECTIONS_ROOT
 
 
 def _tool(directory, name, body):
@@ -54,19 +47,7 @@ def run_dcgm_tasks(tmp_path, gpus, dcgmi=None, active=True):
              "vars": {"gpufleet_verify_nv": {"gpu_count": gpus}, "gpufleet_verify_timeout": 30},
              "environment": {"PATH": "%s:/usr/bin:/bin" % bindir},
              "tasks": [setup] + tasks + [show]}]
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump(play))
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text("h ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-    site = [p for p in sys.path if p.endswith("site-packages")]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([_collections_root()] + site),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-                           str(playbook)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                          universal_newlines=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    tasks_out = json.loads(proc.stdout)["plays"][0]["tasks"]
-    return tasks_out[-1]["hosts"]["h"]["msg"]
+    return run_play(tmp_path, play)[-1]["msg"]
 
 
 PASSING = 'case "$*" in "diag -r 1") echo "Deployment: Pass"; exit 0 ;; esac; exit 2\n'

@@ -43,7 +43,8 @@ def test_report_of_an_hgx_host_with_a_fabric_manager_problem(tmp_path):
                    "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build\n")
     answer = fakehost.csv_answer(HGX, "smi-fabric-failed.csv", nvidia_smi.fields_for_driver("580.159.04"))
     smi = fakehost.fake_command(tmp_path / "bin", "nvidia-smi", [], (answer, 0))
-    play = [{"name": "verify report", "hosts": "all", "gather_facts": False, "tasks": [
+    play = [{"name": "verify report", "hosts": "all", "gather_facts": False,
+             "vars_files": [os.path.join(REPO, "playbooks", "vars", "verify.yml")], "tasks": [
         {"name": "Gather NVIDIA facts of the composed host",
          "gpufleet.nvidia.nvidia_gpu_facts": {"root": str(root), "nvidia_smi_path": smi, "lspci_path": "/nonexistent"}},
     ] + verify_tasks()}]
@@ -54,5 +55,7 @@ def test_report_of_an_hgx_host_with_a_fabric_manager_problem(tmp_path):
     assert msg["nvswitch"] == ("4 NVSwitch(es), generation 3, management ports -; Fabric Manager needed: True, "
                                "NVLSM needed: False")
     assert msg["fabric"] == "states {'completed': 7, 'not_started': 1}, ready False"
-    assert len(msg["mig"]) == 8 and msg["mig"][0] == {"supported": True, "current": False, "pending": False,
-                                                      "reset_pending": False}
+    assert [gpu["gpu"] for gpu in msg["mig"]] == list(range(8))     # the JMESPath query of vars/verify.yml
+    assert msg["mig"][0] == {"gpu": 0, "uuid": msg["mig"][0]["uuid"], "supported": True, "current": False,
+                             "pending": False}
+    assert msg["mig"][0]["uuid"].startswith("GPU-")

@@ -43,11 +43,12 @@ def test_report_of_an_hgx_host_with_a_fabric_manager_problem(tmp_path):
                    "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build\n")
     answer = fakehost.csv_answer(HGX, "smi-fabric-failed.csv", nvidia_smi.fields_for_driver("580.159.04"))
     smi = fakehost.fake_command(tmp_path / "bin", "nvidia-smi", [], (answer, 0))
+    gather = {"name": "Gather NVIDIA facts of the composed host",
+              "gpufleet.nvidia.nvidia_gpu_facts": {"root": str(root), "nvidia_smi_path": smi,
+                                                   "lspci_path": "/nonexistent"}}
     play = [{"name": "verify report", "hosts": "all", "gather_facts": False,
-             "vars_files": [os.path.join(REPO, "playbooks", "vars", "verify.yml")], "tasks": [
-        {"name": "Gather NVIDIA facts of the composed host",
-         "gpufleet.nvidia.nvidia_gpu_facts": {"root": str(root), "nvidia_smi_path": smi, "lspci_path": "/nonexistent"}},
-    ] + verify_tasks()}]
+             "vars_files": [os.path.join(REPO, "playbooks", "vars", "verify.yml")],
+             "tasks": [gather] + verify_tasks()}]
     results = run_play(tmp_path, play, host="hgx")
     mig_task, report_task = results[1], results[2]
     assert mig_task.get("skipped") is True               # no GPU in MIG mode: no extra nvidia-smi call

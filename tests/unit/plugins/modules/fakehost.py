@@ -7,6 +7,7 @@ tests/perf/bench_facts.py.  Python 3.6+.
 """
 import os
 import stat
+import sys
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures")
 GPU_HOSTS = os.path.join(FIXTURES, "gpu-hosts")
@@ -296,3 +297,18 @@ def composed_root(root, host):
                 vpd = compose_vpd("Nvidia ConnectX-7", [("PN", "692-9X760-00SE-S00"), ("VA", parts[2])])
                 write(root, "sys/bus/pci/devices/%s/vpd" % bus_id, vpd, mode="wb")
     return root
+
+
+# A process that stands in for dockerd in the reload tests: it appends "HUP"
+# to the log file named by its first argument for every SIGHUP it receives.
+HUP_COUNTER = """#!%s
+import signal, sys, time
+log = sys.argv[1]
+def hup(signum, frame):
+    with open(log, "a") as handle:
+        handle.write("HUP\\n")
+signal.signal(signal.SIGHUP, hup)
+open(log, "a").close()
+while True:
+    time.sleep(0.05)
+""" % sys.executable

@@ -14,6 +14,8 @@ from ansible.module_utils.common import warnings as ansible_warnings
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _dockerd_reload as dockerd_reload
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle, atomic_file
 from ansible_collections.gpufleet.nvidia.plugins.modules import docker_runtime
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fakehost import HUP_COUNTER  # noqa: E402  pylint: disable=wrong-import-position
 
 EXPECTED_NEW = (
     '{\n'
@@ -293,18 +295,6 @@ def test_validate_false(run_module, conf, tmp_path, monkeypatch):
 
 
 # --- reload ---------------------------------------------------------------------
-
-HUP_COUNTER = """#!%s
-import signal, sys, time
-log = sys.argv[1]
-def hup(signum, frame):
-    with open(log, "a") as handle:
-        handle.write("HUP\\n")
-signal.signal(signal.SIGHUP, hup)
-open(log, "a").close()
-while True:
-    time.sleep(0.05)
-""" % sys.executable
 
 
 @pytest.fixture

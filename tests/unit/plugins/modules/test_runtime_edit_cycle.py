@@ -22,6 +22,8 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils import _dockerd_re
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle, atomic_file
 from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import loads
 from ansible_collections.gpufleet.nvidia.plugins.modules import containerd_runtime, crio_runtime, docker_runtime
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fakehost import HUP_COUNTER  # noqa: E402  pylint: disable=wrong-import-position
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.join(HERE, "..", "..", "..", "..")
@@ -452,18 +454,6 @@ def test_stale_temp_files_removed_by_a_module_run(tmp_path, run_module):
 
 
 # --- finding 12: only the dockerd that reads the file is signalled -------------------------
-
-HUP_COUNTER = """#!%s
-import signal, sys, time
-log = sys.argv[1]
-def hup(signum, frame):
-    with open(log, "a") as handle:
-        handle.write("HUP\\n")
-signal.signal(signal.SIGHUP, hup)
-open(log, "a").close()
-while True:
-    time.sleep(0.05)
-""" % sys.executable
 
 
 @pytest.fixture

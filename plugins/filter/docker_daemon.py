@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``docker_daemon_json_plan``: what ``docker_runtime`` would do to a daemon.json.
 
-The same pure function the module runs (``module_utils.docker_config.plan``),
+The same pure function the module runs (``module_utils._docker_config.plan``),
 applied on the controller to a content read from the host (``slurp``, or the
 container_toolkit role's state scan).  A caller runs the module only when
 the answer is "changed" or "error", so a converged host costs no module run
@@ -21,7 +21,7 @@ import binascii
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.docker_config import DockerConfigError, plan
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._docker_config import DockerConfigError, plan
 
 
 def _plain(value):

@@ -4,7 +4,7 @@
 """Filters that choose and check an NVIDIA driver branch for a host's GPUs.
 
 All knowledge about architectures comes from
-``plugins/module_utils/gpu_arch.py``; these filters only combine it for the
+``plugins/module_utils/_gpu_arch.py``; these filters only combine it for the
 GPUs of one host.  Every filter accepts the GPUs as an architecture name, a
 list of architecture names, or the ``gpus`` list of ``ansible_facts.nvidia``
 (each GPU's ``architecture``, else its ``compute_capability``, else its
@@ -22,7 +22,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_arch
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _gpu_arch as gpu_arch
 
 KERNEL_FLAVOURS = ("auto", "open", "proprietary")
 SOURCES = ("cuda_repo", "distro", "runfile")

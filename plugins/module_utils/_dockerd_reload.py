@@ -23,7 +23,7 @@ import signal
 
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.docker_config import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._docker_config import (
     RELOAD_NONE,
     RELOAD_RESTART,
     RELOAD_SIGHUP,

@@ -51,7 +51,7 @@ try:
 except ImportError:  # not on Linux; the modules support Linux only
     fcntl = None
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic_file import (
     MISSING,
     ConflictError,
     FileEditError,

@@ -87,12 +87,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import apt_sources
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _apt_sources as apt_sources
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._edit_cycle import (
     EditCycle,
     run_with_retries,
 )
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import FileEditError
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic_file import FileEditError
 
 SOURCES_LIST = "/etc/apt/sources.list"
 SOURCES_DIR = "/etc/apt/sources.list.d"

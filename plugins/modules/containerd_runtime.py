@@ -220,14 +220,14 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._edit_cycle import
     candidate_file,
     run_with_retries,
 )
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import FileEditError
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.containerd_config import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic_file import FileEditError
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._containerd_config import (
     ConfigError,
     parse_containerd_version,
     plan,
     runtime_in_dump,
 )
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import TomlError, loads
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import TomlError, loads
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", default="/etc/containerd/config.toml"),

@@ -97,8 +97,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._edit_cycle import EditCycle, run_with_retries
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import FileEditError, read_text
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.crio_config import CrioConfigError, plan
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic_file import FileEditError, read_text
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._crio_config import CrioConfigError, plan
 
 
 def other_drop_ins(ours):

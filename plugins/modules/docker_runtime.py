@@ -268,8 +268,8 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._edit_cycle import
     candidate_file,
     run_with_retries,
 )
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.atomic_file import FileEditError, resolve_target
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.docker_config import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._atomic_file import FileEditError, resolve_target
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._docker_config import (
     RELOAD_NONE,
     RELOAD_RESTART,
     RELOAD_SIGHUP,

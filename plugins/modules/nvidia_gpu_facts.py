@@ -593,7 +593,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_arch, gpu_facts, host_facts, lspci, nvidia_smi, pci
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import (
+    _gpu_arch as gpu_arch,
+    _gpu_facts as gpu_facts,
+    _host_facts as host_facts,
+    _lspci as lspci,
+    _nvidia_smi as nvidia_smi,
+    _pci as pci,
+)
 
 # Searched after PATH: NVIDIA's container-host location, then the usual system dirs.
 EXTRA_BIN_DIRS = ["/usr/local/nvidia/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]

@@ -174,7 +174,7 @@ gpus:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.mig import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._mig import (
     MigCommandError,
     MigError,
     apply_plan,

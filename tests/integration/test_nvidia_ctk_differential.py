@@ -71,9 +71,9 @@ if __name__ == "__main__":  # run as a script: make tests/ and the collection im
 import nvidia_ctk  # noqa: E402
 from conftest import FIXTURES  # noqa: E402
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import containerd_config  # noqa: E402
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import crio_config  # noqa: E402
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import docker_config  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _containerd_config as containerd_config  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _crio_config as crio_config  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _docker_config as docker_config  # noqa: E402
 
 pytestmark = pytest.mark.skipif(tomllib is None, reason="needs Python 3.11+ (tomllib)")
 

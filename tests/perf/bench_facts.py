@@ -37,7 +37,7 @@ import fakehost  # noqa: E402
 
 RUNNER = ("import sys; sys.path.insert(0, %r); "
           "from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_gpu_facts as m; m.main()")
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvidia_smi  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _nvidia_smi as nvidia_smi  # noqa: E402
 
 # The fields the module asks a 580 driver for (the fake nvidia-smi answers exactly those).
 FIELDS = nvidia_smi.fields_for_driver("580.159.04")

@@ -30,7 +30,7 @@ except ImportError:  # older ansible-core templates any string
     def trust_as_template(text):
         return text
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvidia_smi  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _nvidia_smi as nvidia_smi  # noqa: E402
 
 RUNNER = ("import sys; sys.path.insert(0, %r); "
           "from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_gpu_facts as m; m.main()")

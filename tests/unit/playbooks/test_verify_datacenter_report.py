@@ -21,7 +21,7 @@ from playbook_runner import collections_root, run_play  # noqa: E402  pylint: di
 
 COLLECTIONS_ROOT = collections_root()
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvidia_smi  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _nvidia_smi as nvidia_smi  # noqa: E402
 
 HGX = "hgx-h100-8gpu-nvswitch-composed"
 REPORT_TASKS = ("Read the MIG layout (changes nothing; only when a GPU is in MIG mode)",

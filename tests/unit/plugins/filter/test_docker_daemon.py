@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.nvidia.plugins.filter.docker_daemon import FilterModule, docker_daemon_json_plan
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import docker_config as dc
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _docker_config as dc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "module_utils"))

@@ -15,7 +15,7 @@ from ansible_collections.gpufleet.nvidia.plugins.filter.driver_branch import (
     FilterModule, driver_branch_for, driver_cuda_support_message, driver_cuda_supported,
     driver_kernel_flavour_problem, driver_branch_supported, driver_kernel_flavour,
     driver_support_message)
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_arch
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _gpu_arch as gpu_arch
 
 # Real PCI device ids (pci.ids, vendor 10de)
 TESLA_P4 = {"pci_bus_id": "0000:01:00.0", "device_id": "0x1bb3"}

@@ -40,7 +40,7 @@ def _load_runner():
 
 run_module_in_process = _load_runner()
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvidia_smi  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _nvidia_smi as nvidia_smi  # noqa: E402
 from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_gpu_facts  # noqa: E402
 
 HGX = "hgx-h100-8gpu-nvswitch-composed"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import apt_sources
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _apt_sources as apt_sources
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "apt")
 NONFREE = ["contrib", "non-free", "non-free-firmware"]

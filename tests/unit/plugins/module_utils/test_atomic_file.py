@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import atomic_file as af
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _atomic_file as af
 
 
 def test_read_missing_is_none(tmp_path):

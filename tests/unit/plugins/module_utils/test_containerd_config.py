@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import containerd_config as cc
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import get_path, loads, values_equal
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _containerd_config as cc
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import get_path, loads, values_equal
 
 try:
     import tomllib
@@ -438,7 +438,7 @@ def test_nan_in_the_template_is_copied_and_stable():
 
 
 def test_negative_nan_keeps_its_sign_when_written():
-    from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import dumps_value
+    from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import dumps_value
     assert dumps_value(float("nan")) == "nan"
     assert dumps_value(-float("nan")) == "-nan"
     assert dumps_value([float("inf"), -float("inf")]) == "[inf, -inf]"

@@ -5,8 +5,8 @@ import difflib
 
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import containerd_config as cc
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import toml_edit as te
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _containerd_config as cc
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _toml_edit as te
 
 try:
     import tomllib

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import crio_config as cc
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import loads
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _crio_config as cc
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import loads
 
 try:
     import tomllib

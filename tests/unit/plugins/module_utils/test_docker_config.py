@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import docker_config as dc
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _docker_config as dc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "..", "..", "..", "fixtures", "docker")

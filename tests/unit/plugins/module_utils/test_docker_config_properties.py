@@ -5,7 +5,7 @@ import json
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import docker_config as dc
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _docker_config as dc
 
 NAME = "nvidia"
 OURS = ("runtimes", "default-runtime", "features")

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle as ec
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import atomic_file as af
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _atomic_file as af
 
 
 @pytest.fixture

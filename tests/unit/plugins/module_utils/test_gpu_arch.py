@@ -2,7 +2,7 @@
 """The architecture table against the GPUs this collection meets (ids from the PCI ID database)."""
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_arch
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _gpu_arch as gpu_arch
 
 
 @pytest.mark.parametrize("device_id, arch, cc", [

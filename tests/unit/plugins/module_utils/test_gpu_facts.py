@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 from hypothesis import given, strategies as st
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_facts, pci
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _gpu_facts as gpu_facts, _pci as pci
 
 
 def sysfs(bus, device, driver="nvidia", klass="0x030200"):

@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fixture_text import framed, h100  # noqa: E402
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import host_facts  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _host_facts as host_facts  # noqa: E402
 
 
 def test_real_open_kernel_module_version():

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fixture_text import lspci_output  # noqa: E402
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import lspci  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _lspci as lspci  # noqa: E402
 
 EXPECTED = {
     "gt750m": ("0000:01:00.0", "0x0fe9", "0x030000", "GK107M [GeForce GT 750M Mac Edition]", "0x106b", "0x0130"),

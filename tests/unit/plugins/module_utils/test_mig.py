@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
-"""mig.py: parsers over the real H200/H100 captures and the composed MIG fixtures; planner cases."""
+"""_mig.py: parsers over the real H200/H100 captures and the composed MIG fixtures; planner cases."""
 import json
 import os
 import sys
 
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import mig
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _mig as mig
 
 MIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "mig")
 H200 = "h200-driver580-mig-disabled"

@@ -9,7 +9,7 @@ import sys
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import mig
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _mig as mig
 
 MIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "mig")
 sys.path.insert(0, MIG)

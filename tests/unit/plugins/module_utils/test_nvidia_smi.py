@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fixture_text import framed, h100  # noqa: E402
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import nvidia_smi  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _nvidia_smi as nvidia_smi  # noqa: E402
 
 ALL = [field for field, _key in nvidia_smi.QUERY_FIELDS]
 # The field list of the module before the datacenter fields, which the earlier H100 captures asked.

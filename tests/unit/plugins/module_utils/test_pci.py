@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fixture_text import h100  # noqa: E402
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import pci  # noqa: E402
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _pci as pci  # noqa: E402
 
 
 def test_normalize_bus_id_forms():

@@ -6,7 +6,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import toml_edit as te
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _toml_edit as te
 
 try:
     import tomllib

@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle, atomic_file
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import loads
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle, _atomic_file as atomic_file
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import loads
 from ansible_collections.gpufleet.nvidia.plugins.modules import containerd_runtime
 
 HERE = os.path.dirname(os.path.abspath(__file__))

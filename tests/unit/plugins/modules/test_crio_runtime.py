@@ -3,7 +3,7 @@
 import os
 import stat
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import loads
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import loads
 from ansible_collections.gpufleet.nvidia.plugins.modules import crio_runtime
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "crio")

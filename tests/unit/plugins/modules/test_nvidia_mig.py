@@ -11,7 +11,7 @@ import pytest
 
 from ansible.module_utils.common import warnings as ansible_warnings
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import mig
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _mig as mig
 from ansible_collections.gpufleet.nvidia.plugins.modules import nvidia_mig
 
 MIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "mig")
@@ -203,11 +203,11 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."
 
 @pytest.fixture
 def boot_script(tmp_path):
-    """gpufleet-mig-apply installed as the role installs it: next to a copy of mig.py named gpufleet_mig.py."""
+    """gpufleet-mig-apply installed as the role installs it: next to a copy of _mig.py named gpufleet_mig.py."""
     import shutil
     lib = tmp_path / "lib"
     lib.mkdir()
-    shutil.copy(os.path.join(ROOT, "plugins", "module_utils", "mig.py"), str(lib / "gpufleet_mig.py"))
+    shutil.copy(os.path.join(ROOT, "plugins", "module_utils", "_mig.py"), str(lib / "gpufleet_mig.py"))
     shutil.copy(os.path.join(ROOT, "roles", "gpu_config", "files", "gpufleet-mig-apply"), str(lib / "gpufleet-mig-apply"))
     return lib / "gpufleet-mig-apply"
 

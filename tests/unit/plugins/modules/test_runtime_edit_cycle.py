@@ -19,8 +19,8 @@ from ansible.module_utils.common import warnings as ansible_warnings
 from ansible_collections.gpufleet.nvidia.plugins.doc_fragments.runtime import ModuleDocFragment
 from ansible_collections.gpufleet.nvidia.plugins.filter import docker_daemon
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _dockerd_reload as dockerd_reload
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle, atomic_file
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import loads
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _edit_cycle, _atomic_file as atomic_file
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import loads
 from ansible_collections.gpufleet.nvidia.plugins.modules import containerd_runtime, crio_runtime, docker_runtime
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fakehost import HUP_COUNTER  # noqa: E402  pylint: disable=wrong-import-position

@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils file is private to the gpufleet.nvidia collection.  Its
+# interface may change at any time, without notice; do not use it from
+# outside the collection.
 """The NVIDIA runtime for CRI-O, as a drop-in file we own.
 
 CRI-O reads ``/etc/crio/crio.conf`` and then every file of
@@ -17,7 +21,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import (
     TomlError, TomlNestingError, dumps_path, dumps_value, get_path, parse, values_equal,
 )
 

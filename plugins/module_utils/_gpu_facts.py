@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils file is private to the gpufleet.nvidia collection.  Its
+# interface may change at any time, without notice; do not use it from
+# outside the collection.
 """Merge what sysfs, lspci, /proc/driver/nvidia and nvidia-smi said into ``ansible_facts.nvidia``.
 
 Every input is already parsed (see ``pci``, ``lspci``, ``nvidia_smi`` and
@@ -12,8 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils import gpu_arch
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.pci import normalize_bus_id, nvswitch_generation, pcie_link
+from ansible_collections.gpufleet.nvidia.plugins.module_utils import _gpu_arch as gpu_arch
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._pci import normalize_bus_id, nvswitch_generation, pcie_link
 
 _PCI_KEYS = ("vendor_id", "device_id", "subsystem_vendor_id", "subsystem_device_id", "class_id", "revision")
 _DRIVER_KEYS = ("name", "uuid", "serial", "memory_total_mib", "persistence_mode", "mig_mode", "vbios_version",

@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils file is private to the gpufleet.nvidia collection.  Its
+# interface may change at any time, without notice; do not use it from
+# outside the collection.
 """Register (or remove) the NVIDIA runtime in containerd's TOML configuration.
 
 Pure functions over strings: :func:`plan` takes the current text of
@@ -43,7 +47,7 @@ import fnmatch
 import os
 import re
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.toml_edit import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._toml_edit import (
     TomlError, TomlNestingError, apply_edits, array_items, dumps_path, dumps_value, get_path, parse, values_equal,
 )
 

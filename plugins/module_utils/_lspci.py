@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils file is private to the gpufleet.nvidia collection.  Its
+# interface may change at any time, without notice; do not use it from
+# outside the collection.
 """Parsers for ``lspci`` machine-readable output (pciutils): pure functions.
 
 Two forms are understood, both with ``-nn -D`` so that numeric ids and the PCI
@@ -24,7 +28,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.pci import (
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._pci import (
     hex_id,
     is_nvidia_display,
     is_nvswitch,

@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils file is private to the gpufleet.nvidia collection.  Its
+# interface may change at any time, without notice; do not use it from
+# outside the collection.
 """One ``nvidia-smi --query-gpu`` call: which fields to ask for, and how to read the answer.
 
 The facts module calls nvidia-smi once per run::
@@ -31,7 +35,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.gpufleet.nvidia.plugins.module_utils.pci import normalize_bus_id
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._pci import normalize_bus_id
 
 # (nvidia-smi field, fact key), in the order they are asked for.
 QUERY_FIELDS = (

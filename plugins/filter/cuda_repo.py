@@ -19,6 +19,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.gpufleet.nvidia.plugins.module_utils._host_facts import cuda_repo_arch as _repo_arch
+
 # Repository trees NVIDIA publishes under .../compute/cuda/repos/, per
 # distribution family and major version, with the architectures they carry.
 # Debian has no sbsa tree in the releases this collection targets: arm64
@@ -45,14 +47,6 @@ RHEL_LIKE = ("redhat", "rhel", "rocky", "almalinux", "centos", "oraclelinux", "o
 
 # Raspberry Pi OS reports itself as Debian; keep the other spellings too.
 DEBIAN_LIKE = ("debian", "raspbian", "raspberry pi os")
-
-MACHINE_TO_REPO_ARCH = {
-    "x86_64": "x86_64",
-    "amd64": "x86_64",
-    "aarch64": "sbsa",
-    "arm64": "sbsa",
-    "sbsa": "sbsa",
-}
 
 # Signing keys of the CUDA repositories.  The long-standing key (id 3bf863cc)
 # signs the trees up to debian12/ubuntu2404/rhel9; the debian13 tree is
@@ -89,12 +83,12 @@ def cuda_repo_arch(machine, jetson=False):
         raise AnsibleFilterError(
             "cuda_repo_arch: NVIDIA Jetson (L4T) gets CUDA from the JetPack/L4T repository, "
             "not from NVIDIA's CUDA repository for discrete GPUs")
-    key = str(machine).strip().lower()
-    if key not in MACHINE_TO_REPO_ARCH:
+    arch = _repo_arch(machine)
+    if arch is None:
         raise AnsibleFilterError(
             "cuda_repo_arch: machine %r has no CUDA repository (supported: x86_64/amd64, aarch64/arm64)"
             % (machine,))
-    return MACHINE_TO_REPO_ARCH[key]
+    return arch
 
 
 def cuda_repo_path(distribution, version, machine, jetson=False, debian_native_sbsa=False):

@@ -24,7 +24,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _gpu_arch as gpu_arch
 
-KERNEL_FLAVOURS = ("auto", "open", "proprietary")
+KERNEL_MODULES = ("auto", "open", "proprietary")
 SOURCES = ("cuda_repo", "distro", "runfile")
 
 # A branch is the major version alone; an exact version is NVIDIA's
@@ -129,7 +129,7 @@ def driver_support_message(gpus, branch=None):
         number, ", ".join(unsupported), needs, suggestion)
 
 
-def driver_kernel_flavour(gpus, requested="auto"):
+def driver_kernel_module(gpus, requested="auto"):
     """Return ``open`` or ``proprietary`` for these GPUs.
 
     ``auto``: open kernel modules when every GPU is Turing or newer (the only
@@ -138,15 +138,15 @@ def driver_kernel_flavour(gpus, requested="auto"):
     requires the open modules, fails.
     """
     requested = "auto" if requested in (None, "") else str(requested)
-    if requested not in KERNEL_FLAVOURS:
+    if requested not in KERNEL_MODULES:
         raise AnsibleFilterError(
-            "driver_kernel_flavour: %r is not one of %s" % (requested, ", ".join(KERNEL_FLAVOURS)))
+            "driver_kernel_module: %r is not one of %s" % (requested, ", ".join(KERNEL_MODULES)))
     archs = _architectures(gpus)
     closed_only = [a for a in archs if gpu_arch.ARCHITECTURES[a]["open_kernel"] == "no"]
     open_only = [a for a in archs if gpu_arch.ARCHITECTURES[a]["open_kernel"] == "required"]
     if closed_only and open_only:
         raise AnsibleFilterError(
-            "no kernel module flavour drives both %s (proprietary only) and %s (open only) GPUs"
+            "no kernel module type drives both %s (proprietary only) and %s (open only) GPUs"
             % (", ".join(closed_only), ", ".join(open_only)))
     if requested == "open" and closed_only:
         raise AnsibleFilterError(
@@ -163,10 +163,10 @@ def driver_kernel_flavour(gpus, requested="auto"):
     return "open"
 
 
-def driver_kernel_flavour_problem(gpus, requested="auto"):
-    """Empty when ``driver_kernel_flavour`` accepts the request, else its error message."""
+def driver_kernel_module_problem(gpus, requested="auto"):
+    """Empty when ``driver_kernel_module`` accepts the request, else its error message."""
     try:
-        driver_kernel_flavour(gpus, requested)
+        driver_kernel_module(gpus, requested)
     except AnsibleFilterError as exc:
         return getattr(exc, "message", None) or str(exc)
     return ""
@@ -384,8 +384,8 @@ def driver_request(gpus, options, distro_branch=None, distribution=""):
         # since 560) for cuda_repo/runfile, the distribution's for distro.
         kernel_module = "proprietary" if source == "distro" else "open"
     else:
-        problem = driver_kernel_flavour_problem(gpus, requested_module)
-        kernel_module = None if problem else driver_kernel_flavour(gpus, requested_module)
+        problem = driver_kernel_module_problem(gpus, requested_module)
+        kernel_module = None if problem else driver_kernel_module(gpus, requested_module)
         if problem:
             problems.append(problem)
     cuda = _text(options.get("driver_cuda_toolkit_version"))
@@ -442,8 +442,8 @@ class FilterModule(object):
             "driver_branch_for": driver_branch_for,
             "driver_branch_supported": driver_branch_supported,
             "driver_support_message": driver_support_message,
-            "driver_kernel_flavour": driver_kernel_flavour,
-            "driver_kernel_flavour_problem": driver_kernel_flavour_problem,
+            "driver_kernel_module": driver_kernel_module,
+            "driver_kernel_module_problem": driver_kernel_module_problem,
             "driver_cuda_supported": driver_cuda_supported,
             "driver_cuda_support_message": driver_cuda_support_message,
             "driver_options_problems": driver_options_problems,

@@ -160,19 +160,28 @@ def tegra_soc(compatible):
     return None
 
 
-def cuda_repo_arch(machine, jetson):
+# Machine names (``uname -m``, dpkg and rpm spellings) -> architecture
+# directory of NVIDIA's CUDA repository.
+MACHINE_TO_CUDA_REPO_ARCH = {
+    "x86_64": "x86_64",
+    "amd64": "x86_64",
+    "aarch64": "sbsa",
+    "arm64": "sbsa",
+    "sbsa": "sbsa",
+}
+
+
+def cuda_repo_arch(machine, jetson=False):
     """Architecture directory of NVIDIA's CUDA repository: ``x86_64``, ``sbsa``; ``None`` for Jetson.
 
     Jetson (L4T) uses the BSP's own repository; other arm64 hosts (servers,
-    Grace, Raspberry Pi with an external GPU) use ``sbsa``.
+    Grace, Raspberry Pi with an external GPU) use ``sbsa``.  ``None`` too for a
+    machine the repository has no tree for.  The one implementation: the
+    module's ``host.cuda_repo_arch`` fact and the ``cuda_repo_arch`` filter.
     """
     if jetson:
         return None
-    if machine in ("x86_64", "amd64"):
-        return "x86_64"
-    if machine in ("aarch64", "arm64"):
-        return "sbsa"
-    return None
+    return MACHINE_TO_CUDA_REPO_ARCH.get(str(machine or "").strip().lower())
 
 
 def secure_boot_from_efivar(raw):

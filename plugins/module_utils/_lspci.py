@@ -5,21 +5,12 @@
 # This module_utils file is private to the gpufleet.nvidia collection.  Its
 # interface may change at any time, without notice; do not use it from
 # outside the collection.
-"""Parsers for ``lspci`` machine-readable output (pciutils): pure functions.
+"""Parser for ``lspci`` machine-readable output (pciutils): pure functions.
 
-Two forms are understood, both with ``-nn -D`` so that numeric ids and the PCI
-domain are always present:
-
-* ``lspci -nn -mm -D`` (one line per function)::
-
-    0000:00:06.0 "3D controller [0302]" "NVIDIA Corporation [10de]" "GH100 [H100 SXM5 80GB] [2330]" -ra1 -p00 "NVIDIA Corporation [10de]" "Device [16c1]"
-
-  lspci prints no kernel driver in this form, even with ``-k``.
-
-* ``lspci -vmm -nn -D -k`` (one ``Tag:<TAB>value`` block per function), which
-  adds ``Driver:`` and ``Module:`` lines from sysfs.  The module runs this one.
-
-Each parser returns a list of dicts with the same keys (see :func:`_empty`).
+The module runs ``lspci -vmm -nn -D -k``: one ``Tag:<TAB>value`` block per
+function, with numeric ids (``-nn``), the PCI domain (``-D``) and the
+``Driver:`` and ``Module:`` lines from sysfs (``-k``).  :func:`parse_vmm`
+returns a list of dicts (keys: see :func:`_empty`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,7 +27,6 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._pci import (
 )
 
 _NAME_ID = re.compile(r"^(?P<name>.*?)\s*\[(?P<id>[0-9a-fA-F]{4,6})\]$")
-_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 
 
 def split_name_id(text):
@@ -72,34 +62,6 @@ def _class_id(entry):
     if entry["class_id"] is None:
         return None
     return hex_id("%s%s" % (entry["class_id"][2:6], entry["prog_if"] or "00"), 6)
-
-
-def parse_mm(text):
-    """Parse ``lspci -nn -mm -D`` output.  Lines that are not device lines are skipped."""
-    devices = []
-    for line in (text or "").splitlines():
-        tokens = _TOKEN.findall(line)
-        if len(tokens) < 4 or normalize_bus_id(tokens[0][1]) is None:
-            continue
-        entry = _empty(tokens[0][1])
-        positional = []
-        for quoted, bare in tokens[1:]:
-            # Options (-rXX revision, -pXX prog-if) are bare words; names are quoted.
-            if bare.startswith("-r") and len(bare) > 2:
-                entry["revision"] = hex_id(bare[2:], 2)
-            elif bare.startswith("-p") and len(bare) > 2:
-                entry["prog_if"] = bare[2:].lower()
-            elif not bare:
-                positional.append(quoted)
-        positional += [""] * (5 - len(positional))
-        _set_pair(entry, "class_name", "class_id", positional[0])
-        _set_pair(entry, "vendor_name", "vendor_id", positional[1])
-        _set_pair(entry, "device_name", "device_id", positional[2])
-        _set_pair(entry, "subsystem_vendor_name", "subsystem_vendor_id", positional[3])
-        _set_pair(entry, "subsystem_name", "subsystem_device_id", positional[4])
-        entry["class_id"] = _class_id(entry)
-        devices.append(entry)
-    return devices
 
 
 _VMM_KEYS = {

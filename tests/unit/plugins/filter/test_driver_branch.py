@@ -13,7 +13,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.nvidia.plugins.filter.driver_branch import (
     FilterModule, driver_branch_for, driver_cuda_support_message, driver_cuda_supported,
-    driver_kernel_flavour_problem, driver_branch_supported, driver_kernel_flavour,
+    driver_kernel_module_problem, driver_branch_supported, driver_kernel_module,
     driver_support_message)
 from ansible_collections.gpufleet.nvidia.plugins.module_utils import _gpu_arch as gpu_arch
 
@@ -33,7 +33,7 @@ def test_tesla_p4_and_p40_are_pascal_with_580_at_most():
         assert driver_branch_supported([gpu], 580)
         assert driver_branch_supported([gpu], "535.247.01")
         assert not driver_branch_supported([gpu], 590)
-        assert driver_kernel_flavour([gpu]) == "proprietary"
+        assert driver_kernel_module([gpu]) == "proprietary"
 
 
 def test_pascal_refuses_590_and_names_580():
@@ -52,21 +52,21 @@ def test_kepler_is_470_only():
     assert not driver_branch_supported("Kepler", 580)
     with pytest.raises(AnsibleFilterError, match="use driver branch 470"):
         driver_branch_for("Kepler", 535)
-    assert driver_kernel_flavour("Kepler") == "proprietary"
+    assert driver_kernel_module("Kepler") == "proprietary"
 
 
 def test_h100_open_by_default_and_may_be_proprietary():
     assert driver_branch_for([H100]) == 580
     assert driver_branch_supported([H100], 590)
-    assert driver_kernel_flavour([H100]) == "open"
-    assert driver_kernel_flavour([H100], "proprietary") == "proprietary"
+    assert driver_kernel_module([H100]) == "open"
+    assert driver_kernel_module([H100], "proprietary") == "proprietary"
     assert not driver_branch_supported([H100], 515)
 
 
 def test_blackwell_requires_open_modules():
-    assert driver_kernel_flavour([RTX_5090]) == "open"
+    assert driver_kernel_module([RTX_5090]) == "open"
     with pytest.raises(AnsibleFilterError, match="Blackwell GPUs require the open kernel modules"):
-        driver_kernel_flavour([RTX_5090], "proprietary")
+        driver_kernel_module([RTX_5090], "proprietary")
     assert not driver_branch_supported([RTX_5090], 565)
     assert driver_branch_supported([RTX_5090], 570)
 
@@ -74,29 +74,29 @@ def test_blackwell_requires_open_modules():
 def test_open_refused_for_pre_turing():
     for gpu in (TESLA_P4, TESLA_V100, TESLA_K80):
         with pytest.raises(AnsibleFilterError, match="open kernel modules do not support"):
-            driver_kernel_flavour([gpu], "open")
+            driver_kernel_module([gpu], "open")
 
 
-def test_kernel_flavour_problem_explains_without_raising():
-    assert driver_kernel_flavour_problem([H100], "open") == ""
-    assert driver_kernel_flavour_problem([TESLA_P4], "auto") == ""
-    assert driver_kernel_flavour_problem([TESLA_P4], "open") == (
+def test_kernel_module_problem_explains_without_raising():
+    assert driver_kernel_module_problem([H100], "open") == ""
+    assert driver_kernel_module_problem([TESLA_P4], "auto") == ""
+    assert driver_kernel_module_problem([TESLA_P4], "open") == (
         "the open kernel modules do not support Pascal GPUs (open modules start with Turing); "
         "use driver_kernel_module: proprietary")
-    assert "require the open kernel modules" in driver_kernel_flavour_problem([RTX_5090], "proprietary")
+    assert "require the open kernel modules" in driver_kernel_module_problem([RTX_5090], "proprietary")
 
 
-def test_mixed_host_takes_common_branch_and_flavour():
+def test_mixed_host_takes_common_branch_and_kernel_module():
     assert driver_branch_for([TESLA_P4, H100]) == 580
-    assert driver_kernel_flavour([TESLA_P4, TESLA_T4]) == "proprietary"
+    assert driver_kernel_module([TESLA_P4, TESLA_T4]) == "proprietary"
     assert not driver_branch_supported([TESLA_P4, H100], 590)
 
 
 def test_mixed_kepler_and_blackwell_has_no_answer():
     with pytest.raises(AnsibleFilterError, match="no single driver branch supports all GPUs"):
         driver_branch_for([TESLA_K80, RTX_5090])
-    with pytest.raises(AnsibleFilterError, match="no kernel module flavour drives both"):
-        driver_kernel_flavour([TESLA_P4, RTX_5090])
+    with pytest.raises(AnsibleFilterError, match="no kernel module type drives both"):
+        driver_kernel_module([TESLA_P4, RTX_5090])
     assert "no single branch supports all of them" in driver_support_message([TESLA_K80, RTX_5090], 580)
 
 
@@ -110,7 +110,7 @@ def test_every_architecture_matches_the_table(arch):
         assert driver_branch_supported(arch, info["max_branch"])
         assert not driver_branch_supported(arch, info["max_branch"] + 10)
     expected = {"no": "proprietary", "yes": "open", "required": "open"}[info["open_kernel"]]
-    assert driver_kernel_flavour(arch) == expected
+    assert driver_kernel_module(arch) == expected
     assert driver_support_message(arch) == gpu_arch.describe_support(arch)
 
 
@@ -128,7 +128,7 @@ def test_unknown_architecture_and_bad_branch():
     with pytest.raises(AnsibleFilterError, match="not a number"):
         driver_branch_supported("Pascal", "latest")
     with pytest.raises(AnsibleFilterError, match="is not one of"):
-        driver_kernel_flavour("Hopper", "closed")
+        driver_kernel_module("Hopper", "closed")
 
 
 def test_no_gpu():
@@ -136,7 +136,7 @@ def test_no_gpu():
         driver_branch_for([])
     assert driver_branch_for([], 580) == 580
     assert driver_branch_supported([], 535)
-    assert driver_kernel_flavour([]) == "open"
+    assert driver_kernel_module([]) == "open"
     assert driver_support_message([]) == "no NVIDIA GPU found"
 
 
@@ -167,8 +167,8 @@ def test_cuda_versions_for_kepler_and_hopper():
 def test_filter_module_exports():
     assert sorted(FilterModule().filters()) == [
         "driver_apt_pin", "driver_branch_for", "driver_branch_supported", "driver_cuda_repo_packages",
-        "driver_cuda_support_message", "driver_cuda_supported", "driver_kernel_flavour",
-        "driver_kernel_flavour_problem", "driver_options_problems", "driver_request", "driver_support_message"]
+        "driver_cuda_support_message", "driver_cuda_supported", "driver_kernel_module",
+        "driver_kernel_module_problem", "driver_options_problems", "driver_request", "driver_support_message"]
 
 
 # --- driver_branch / driver_version / driver_request (the exact-version option) ---

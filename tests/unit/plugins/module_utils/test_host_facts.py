@@ -86,6 +86,11 @@ def test_cuda_repo_arch():
     assert host_facts.cuda_repo_arch("aarch64", False) == "sbsa"
     assert host_facts.cuda_repo_arch("aarch64", True) is None
     assert host_facts.cuda_repo_arch("ppc64le", False) is None
+    # dpkg/rpm spellings and the repository's own name, any case
+    assert host_facts.cuda_repo_arch("amd64") == "x86_64"
+    assert host_facts.cuda_repo_arch(" ARM64 ") == "sbsa"
+    assert host_facts.cuda_repo_arch("sbsa") == "sbsa"
+    assert host_facts.cuda_repo_arch(None) is None
 
 
 def test_secure_boot_efivar():

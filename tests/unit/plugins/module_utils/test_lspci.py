@@ -19,13 +19,11 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("form", ["mm", "vmm"])
 @pytest.mark.parametrize("host", sorted(EXPECTED))
-def test_gpu_hosts(host, form):
-    text, rc = lspci_output(host, form)
+def test_gpu_hosts(host):
+    text, rc = lspci_output(host, "vmm")
     assert rc == 0
-    parse = lspci.parse_mm if form == "mm" else lspci.parse_vmm
-    devices = parse(text)
+    devices = lspci.parse_vmm(text)
     gpus = lspci.nvidia_display_devices(devices)
     assert len(gpus) == 1
     gpu = gpus[0]
@@ -39,24 +37,15 @@ def test_gpu_hosts(host, form):
     assert gpu["kernel_driver"] is None          # a dump has no sysfs driver link
 
 
-def test_mm_and_vmm_agree():
-    for host in list(EXPECTED) + ["rpi5-nogpu"]:
-        mm = lspci.parse_mm(lspci_output(host, "mm")[0])
-        vmm = lspci.parse_vmm(lspci_output(host, "vmm")[0])
-        strip = ("kernel_driver", "kernel_modules")
-        assert [dict((k, v) for k, v in d.items() if k not in strip) for d in mm] == \
-            [dict((k, v) for k, v in d.items() if k not in strip) for d in vmm]
-
-
 def test_rtx4090_audio_function_is_not_a_gpu():
-    devices = lspci.parse_mm(lspci_output("rtx4090", "mm")[0])
+    devices = lspci.parse_vmm(lspci_output("rtx4090", "vmm")[0])
     audio = [d for d in devices if d["pci_bus_id"] == "0000:01:00.1"][0]
     assert audio["class_id"] == "0x040300" and audio["vendor_id"] == "0x10de"
     assert audio not in lspci.nvidia_display_devices(devices)
 
 
 def test_arm64_host_without_gpu():
-    devices = lspci.parse_mm(lspci_output("rpi5-nogpu", "mm")[0])
+    devices = lspci.parse_vmm(lspci_output("rpi5-nogpu", "vmm")[0])
     assert [d["pci_bus_id"] for d in devices] == ["0000:00:00.0", "0001:00:00.0", "0001:01:00.0"]
     assert devices[0]["vendor_id"] == "0x14e4" and devices[0]["class_id"] == "0x060400"
     assert devices[0]["subsystem_vendor_id"] is None      # bridge: lspci prints "" ""
@@ -75,10 +64,9 @@ def test_vmm_driver_and_modules():
 
 
 def test_garbage_and_missing_lspci():
-    assert lspci.parse_mm("") == []
+    assert lspci.parse_vmm("") == []
     assert lspci.parse_vmm(None) == []
-    assert lspci.parse_mm("lspci: Unable to load libkmod resources: error -2\n") == []
-    assert lspci.parse_mm('0000:01:00.0 "VGA compatible controller [0300]"\n') == []   # truncated
+    assert lspci.parse_vmm("lspci: Unable to load libkmod resources: error -2\n") == []
 
 
 def test_split_name_id():

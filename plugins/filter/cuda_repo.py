@@ -7,7 +7,11 @@
 repository architecture (``x86_64`` or ``sbsa``).  ``cuda_repo_path``:
 (distribution, version, machine) -> ``ubuntu2204/sbsa``, ``debian12/x86_64``,
 ``rhel9/sbsa`` ...  ``cuda_repo_signing_key``: repository path -> the key file
-NVIDIA publishes in it and that key's fingerprint.
+NVIDIA publishes in it and that key's fingerprint.  ``cuda_repo_plan``:
+(ansible_facts, the role's options) -> the repository's path and URL, the
+key's URL and the fingerprint it must have: every decision of the
+cuda_repo role's repository.yml.  ``cuda_repo_rpm_key_id``: a fingerprint ->
+the short key id the RPM database names the key by.
 
 Documentation of each filter is in the YAML file of the same name next to
 this one (``cuda_repo_path.yml`` ...), which ``ansible-doc -t filter`` reads.
@@ -16,6 +20,8 @@ this one (``cuda_repo_path.yml`` ...), which ``ansible-doc -t filter`` reads.
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import re
 
 from ansible.errors import AnsibleFilterError
 
@@ -134,6 +140,56 @@ def cuda_repo_signing_key(repo_path):
     return dict(SIGNING_KEYS.get(tree, CUDA_KEY_3BF863CC))
 
 
+def _normal_fingerprint(fingerprint):
+    return re.sub(r"[^0-9A-F]", "", str(fingerprint or "").upper())
+
+
+def cuda_repo_plan(facts, options):
+    """The CUDA repository for a host: ``{path, url, key_url, fingerprint}``.
+
+    ``facts``: ``ansible_facts`` (``distribution``, ``distribution_version``,
+    ``architecture``).  ``options``: the role's variables ``cuda_repo_base_url``
+    (required), ``cuda_repo_path``, ``cuda_repo_gpg_key_url``,
+    ``cuda_repo_gpg_fingerprint`` and ``cuda_repo_debian_native_sbsa``; an
+    empty one takes the value computed from the host (the tree
+    ``cuda_repo_path`` names, the key NVIDIA publishes in it, that key's
+    fingerprint).
+    """
+    if not isinstance(facts, dict):
+        raise AnsibleFilterError("cuda_repo_plan: expected ansible_facts (a dict), got %s" % type(facts).__name__)
+    if not isinstance(options, dict):
+        raise AnsibleFilterError("cuda_repo_plan: expected the role's options (a dict), got %s"
+                                 % type(options).__name__)
+    base = str(options.get("cuda_repo_base_url") or "").strip().rstrip("/")
+    if not base:
+        raise AnsibleFilterError("cuda_repo_plan: cuda_repo_base_url is empty")
+    path = str(options.get("cuda_repo_path") or "").strip().strip("/")
+    if not path:
+        native = options.get("cuda_repo_debian_native_sbsa")
+        if isinstance(native, str):
+            native = native.strip().lower() in ("1", "true", "yes", "on")
+        path = cuda_repo_path(facts.get("distribution"), facts.get("distribution_version"),
+                              facts.get("architecture"), debian_native_sbsa=bool(native))
+    key = cuda_repo_signing_key(path)
+    return {
+        "path": path,
+        "url": "%s/%s/" % (base, path),
+        "key_url": str(options.get("cuda_repo_gpg_key_url") or "").strip() or "%s/%s/%s" % (base, path, key["file"]),
+        "fingerprint": _normal_fingerprint(options.get("cuda_repo_gpg_fingerprint") or key["fingerprint"]),
+    }
+
+
+def cuda_repo_rpm_key_id(fingerprint=""):
+    """The RPM database's id of a key (the last 8 hex digits of its fingerprint, lower case).
+
+    Empty: NVIDIA's long-standing CUDA key (3bf863cc).
+    """
+    text = _normal_fingerprint(fingerprint) or CUDA_KEY_3BF863CC["fingerprint"]
+    if len(text) < 8:
+        raise AnsibleFilterError("cuda_repo_rpm_key_id: %r is not a key fingerprint" % (fingerprint,))
+    return text[-8:].lower()
+
+
 class FilterModule(object):
     """CUDA repository filters."""
 
@@ -142,4 +198,6 @@ class FilterModule(object):
             "cuda_repo_arch": cuda_repo_arch,
             "cuda_repo_path": cuda_repo_path,
             "cuda_repo_signing_key": cuda_repo_signing_key,
+            "cuda_repo_plan": cuda_repo_plan,
+            "cuda_repo_rpm_key_id": cuda_repo_rpm_key_id,
         }

@@ -12,7 +12,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.nvidia.plugins.filter.cuda_repo import (
-    FilterModule, cuda_repo_arch, cuda_repo_path, cuda_repo_signing_key)
+    FilterModule, cuda_repo_arch, cuda_repo_path, cuda_repo_plan, cuda_repo_rpm_key_id, cuda_repo_signing_key)
 
 OLD_KEY = "EB693B3035CD5710E231E123A4B469963BF863CC"
 NEW_KEY = "02182E60104FCDC26EAE1B8597A5D4CB8793F200"
@@ -122,5 +122,62 @@ def test_every_tree_has_a_key_and_round_trips():
             assert cuda_repo_signing_key(path)["file"].endswith(".pub")
 
 
+BASE = "https://mirror.example.internal/compute/cuda/repos"
+# ansible_facts of the real H200 host (tests/fixtures/gpu-hosts/h200-1gpu-driver580-docker-proof)
+NOBLE = {"distribution": "Ubuntu", "distribution_version": "24.04", "distribution_major_version": "24",
+         "os_family": "Debian", "architecture": "x86_64"}
+TRIXIE_ARM = {"distribution": "Debian", "distribution_version": "13.1", "os_family": "Debian", "architecture": "aarch64"}
+
+
+def test_plan_from_the_host():
+    assert cuda_repo_plan(NOBLE, {"cuda_repo_base_url": BASE + "//", "cuda_repo_path": "", "cuda_repo_gpg_key_url": "",
+                                  "cuda_repo_gpg_fingerprint": "", "cuda_repo_debian_native_sbsa": False}) == {
+        "path": "ubuntu2404/x86_64",
+        "url": BASE + "/ubuntu2404/x86_64/",
+        "key_url": BASE + "/ubuntu2404/x86_64/3bf863cc.pub",
+        "fingerprint": OLD_KEY,
+    }
+
+
+def test_plan_debian_arm64_uses_the_ubuntu_tree_unless_told():
+    plan = cuda_repo_plan(TRIXIE_ARM, {"cuda_repo_base_url": BASE})
+    assert plan["path"] == "ubuntu2404/sbsa" and plan["fingerprint"] == OLD_KEY
+    native = cuda_repo_plan(TRIXIE_ARM, {"cuda_repo_base_url": BASE, "cuda_repo_debian_native_sbsa": "true"})
+    # debian13's tree is signed with the newer key
+    assert native["path"] == "debian13/sbsa" and native["fingerprint"] == NEW_KEY
+    assert native["key_url"] == BASE + "/debian13/sbsa/8793F200.pub"
+
+
+def test_plan_options_win():
+    plan = cuda_repo_plan(NOBLE, {"cuda_repo_base_url": BASE, "cuda_repo_path": "/ubuntu2204/sbsa/",
+                                  "cuda_repo_gpg_key_url": "https://keys.example.internal/cuda.asc",
+                                  "cuda_repo_gpg_fingerprint": "aaaa bbbb cccc dddd eeee  ffff 0000 1111 2222 3333"})
+    assert plan == {"path": "ubuntu2204/sbsa", "url": BASE + "/ubuntu2204/sbsa/",
+                    "key_url": "https://keys.example.internal/cuda.asc",
+                    "fingerprint": "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333"}
+
+
+@pytest.mark.parametrize("facts, options, message", [
+    (NOBLE, {"cuda_repo_base_url": ""}, "cuda_repo_base_url is empty"),
+    (dict(NOBLE, architecture="ppc64le"), {"cuda_repo_base_url": BASE}, "ppc64le"),
+    (dict(NOBLE, distribution="Arch"), {"cuda_repo_base_url": BASE}, "Arch"),
+    ("facts", {"cuda_repo_base_url": BASE}, "expected ansible_facts"),
+    (NOBLE, ["options"], "expected the role's options"),
+])
+def test_plan_refuses(facts, options, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        cuda_repo_plan(facts, options)
+
+
+def test_rpm_key_id():
+    assert cuda_repo_rpm_key_id("") == "3bf863cc"
+    assert cuda_repo_rpm_key_id(None) == "3bf863cc"
+    assert cuda_repo_rpm_key_id(NEW_KEY) == "8793f200"
+    assert cuda_repo_rpm_key_id("02182e60 104fcdc2 6eae1b85 97a5d4cb 8793f200") == "8793f200"
+    with pytest.raises(AnsibleFilterError, match="not a key fingerprint"):
+        cuda_repo_rpm_key_id("12ab")
+
+
 def test_filter_module_exports():
-    assert sorted(FilterModule().filters()) == ["cuda_repo_arch", "cuda_repo_path", "cuda_repo_signing_key"]
+    assert sorted(FilterModule().filters()) == [
+        "cuda_repo_arch", "cuda_repo_path", "cuda_repo_plan", "cuda_repo_rpm_key_id", "cuda_repo_signing_key"]

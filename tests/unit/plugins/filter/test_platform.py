@@ -49,7 +49,7 @@ def test_unsupported_platforms_say_what_is_supported(f):
 
 
 def test_every_supported_key_is_reachable_from_facts():
-    for key, _ in _platforms.SUPPORTED:
+    for key, _name in _platforms.SUPPORTED:
         family, major = key.split("-")
         distribution = "Ubuntu" if family == "Ubuntu" else family
         f = facts(distribution, major, "Debian" if family == "Ubuntu" else family)

@@ -17,6 +17,10 @@ output to these filters:
 ``upgrade_driver_reload``
     after the units are stopped and the driver role ran: unload and load the
     modules (and in which order), or reboot, and why.
+``upgrade_driver_stopped``
+    the message of a host whose upgrade failed: where the rolling run
+    stopped, what was left stopped on the host, and that the rest is
+    untouched.
 
 Documentation is in the ``.yml`` files next to this one.
 """
@@ -485,6 +489,39 @@ def upgrade_driver_reload(stdout, loaded_before=None, services=None, reboot=True
         "installed_version": state["installed_version"],
     }
 
+# Tasks that fail before the host's units are stopped.
+_BEFORE_STOP = ("Gather NVIDIA and operating-system facts", "Read the driver state", "Plan the host",
+                "Refuse a host with GPU work (nothing was changed on it)")
+
+
+def upgrade_driver_stopped(host, hosts, batch=None, task="", result=None, plan=None, node=""):
+    """The message of the rescue of ``upgrade_driver.yml`` for ``host``.
+
+    ``hosts``: every host of the play, in order (``ansible_play_hosts_all``);
+    ``batch``: the hosts of the current batch; ``task`` and ``result``: the
+    failed task's name and result; ``plan``: the host's
+    ``upgrade_driver_plan`` (none when it failed before the plan).
+    """
+    hosts = [str(name) for name in hosts or []]
+    if host not in hosts:
+        raise AnsibleFilterError("upgrade_driver_stopped: %s is not among the play's hosts" % host)
+    batch = [str(name) for name in batch or []]
+    index = hosts.index(host)
+    position = "host %d of %d; before it: %s; not started: %s" % (
+        index + 1, len(hosts), ", ".join(hosts[:index]) or "none",
+        ", ".join(name for name in hosts[index + 1:] if name not in batch) or "none")
+    result = result if isinstance(result, dict) else {}
+    error = result.get("msg") or result.get("stderr") or "failed"
+    plan = plan if isinstance(plan, dict) else {}
+    task = task or "?"
+    text = 'upgrade_driver.yml stopped at %s (%s), in "%s": %s. ' % (host, position, task, error)
+    stopped = plan.get("services_stop") or []
+    if stopped and task not in _BEFORE_STOP:
+        text += "Stopped on it and not started again: %s. " % ", ".join(stopped)
+    if plan.get("drain"):
+        text += "Node %s may be cordoned. " % node
+    return text + "The remaining hosts were not touched."
+
 
 class FilterModule(object):
     """Decisions of playbooks/upgrade_driver.yml."""
@@ -494,4 +531,5 @@ class FilterModule(object):
             "upgrade_driver_state": upgrade_driver_state,
             "upgrade_driver_plan": upgrade_driver_plan,
             "upgrade_driver_reload": upgrade_driver_reload,
+            "upgrade_driver_stopped": upgrade_driver_stopped,
         }

@@ -18,7 +18,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.nvidia.plugins.filter.upgrade_driver import (
     MODULE_ORDER, FilterModule, unload_order, upgrade_driver_plan, upgrade_driver_reload, upgrade_driver_state,
-    upstream_version)
+    upgrade_driver_stopped, upstream_version)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "driver-state")
 
@@ -30,7 +30,7 @@ def fixture(name):
 
 def test_filters_are_registered():
     assert sorted(FilterModule().filters()) == ["upgrade_driver_plan", "upgrade_driver_reload",
-                                                "upgrade_driver_state"]
+                                                "upgrade_driver_state", "upgrade_driver_stopped"]
 
 
 def test_state_of_the_real_h200_host():
@@ -286,3 +286,38 @@ def test_unload_order_puts_every_user_before_what_it_uses(names, rnd):
             assert order.index(user) < order.index(name)
     if "nvidia" in names:
         assert order[-1] == "nvidia"
+
+
+HOSTS = ["gpu-01", "gpu-02", "gpu-03", "gpu-04", "gpu-05"]
+
+
+def test_stopped_message_says_where_the_run_stopped():
+    text = fixture("debian12-busy.txt").replace("456, /usr/bin/python3, GPU-2f49a933-9d48-1ffe-ed1f-2adbc41a6df8, 774\n", "")
+    plan = upgrade_driver_plan(text, branch=580, stop_containers=True, kubernetes=True, node="gpu-03", host="gpu-03")
+    assert plan["services_stop"] == ["nvidia-dcgm", "nvidia-persistenced"] and plan["drain"]
+    text = upgrade_driver_stopped("gpu-03", HOSTS, batch=["gpu-03", "gpu-04"], task="Install the driver",
+                                  result={"msg": "No package matching 'nvidia-driver-550' is available"}, plan=plan,
+                                  node="gpu-03")
+    assert text.startswith('upgrade_driver.yml stopped at gpu-03 (host 3 of 5; before it: gpu-01, gpu-02; '
+                           'not started: gpu-05), in "Install the driver": No package matching')
+    assert text.endswith("No package matching 'nvidia-driver-550' is available. Stopped on it and not started again: "
+                         "nvidia-dcgm, nvidia-persistenced. Node gpu-03 may be cordoned. The remaining hosts were not touched.")
+
+
+def test_stopped_before_anything_was_stopped():
+    # the molecule upgrade scenario's refusal: the first of two hosts, one at a time
+    plan = {"services_stop": ["nvidia-dcgm"], "drain": False}
+    text = upgrade_driver_stopped("gpufleet-upgrade-a", ["gpufleet-upgrade-a", "gpufleet-upgrade-b"],
+                                  batch=["gpufleet-upgrade-a"],
+                                  task="Refuse a host with GPU work (nothing was changed on it)",
+                                  result={"msg": "busy"}, plan=plan)
+    assert text == ('upgrade_driver.yml stopped at gpufleet-upgrade-a (host 1 of 2; before it: none; not started: '
+                    'gpufleet-upgrade-b), in "Refuse a host with GPU work (nothing was changed on it)": busy. '
+                    "The remaining hosts were not touched.")
+    # no plan yet, the error only on stderr, or nothing at all
+    text = upgrade_driver_stopped("gpu-05", HOSTS, batch=["gpu-05"], result={"msg": "", "stderr": "boom"})
+    assert text == ('upgrade_driver.yml stopped at gpu-05 (host 5 of 5; before it: gpu-01, gpu-02, gpu-03, gpu-04; '
+                    'not started: none), in "?": boom. The remaining hosts were not touched.')
+    assert ': failed. The remaining' in upgrade_driver_stopped("gpu-01", HOSTS)
+    with pytest.raises(AnsibleFilterError, match="not among the play's hosts"):
+        upgrade_driver_stopped("gpu-09", HOSTS)

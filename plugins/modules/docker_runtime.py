@@ -207,7 +207,9 @@ backup_file:
   type: str
   sample: /etc/docker/daemon.json.4242.2026-11-23@00:10:00~
 runtimes:
-  description: Names of the runtimes in the file after the change (Docker adds C(runc) itself).
+  description:
+    - Names of the runtimes in the file after the change, in file order (Docker adds C(runc) itself).
+    - The filter P(gpufleet.nvidia.docker_daemon_json_plan#filter) gives the same list in the same order.
   returned: success
   type: list
   elements: str
@@ -277,9 +279,6 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._docker_config imp
     plan,
 )
 
-DEFAULT_RUNTIME_PATH = "/usr/bin/nvidia-container-runtime"
-
-
 def find_dockerd(module):
     return module.get_bin_path("dockerd", opt_dirs=["/usr/bin", "/usr/sbin", "/usr/local/bin"])
 
@@ -305,13 +304,12 @@ def validate_content(module, content, target):
 def summary(result, target):
     """The module's return values for a plan ``result``."""
     after = result["after"]
-    runtimes = after.get("runtimes")
     features = after.get("features")
     cdi = features.get("cdi") if isinstance(features, dict) else None
     return dict(
         changed=result["changed"],
         path=target,
-        runtimes=list(runtimes) if isinstance(runtimes, dict) else [],
+        runtimes=result["runtimes"],
         default_runtime=after.get("default-runtime"),
         cdi=cdi if isinstance(cdi, bool) else None,
         reload_required=result["reload_required"],
@@ -381,7 +379,7 @@ def main():
         argument_spec=dict(
             path=dict(type="path", default="/etc/docker/daemon.json"),
             name=dict(type="str", default="nvidia"),
-            runtime_path=dict(type="path", default=DEFAULT_RUNTIME_PATH),
+            runtime_path=dict(type="path", default="/usr/bin/nvidia-container-runtime"),
             runtime_args=dict(type="list", elements="str"),
             set_as_default=dict(type="bool"),
             cdi=dict(type="bool"),

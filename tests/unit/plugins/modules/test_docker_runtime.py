@@ -496,3 +496,28 @@ def test_concurrent_edit_is_not_overwritten(run_module, conf, monkeypatch):
     assert result["failed"] is True
     assert "changed by another process" in result["msg"]
     assert conf.read_text() == '{"debug": false}\n'
+
+
+@pytest.mark.parametrize("content, extra", [
+    (None, {}),
+    ('{"runtimes": {"runsc": {"path": "/usr/bin/runsc"}, "kata": {"path": "/usr/bin/kata"}}}', {}),
+    ('{"runtimes": {"zz": {"path": "z"}, "nvidia": {"path": "old"}, "aa": {"path": "a"}}}', {}),
+    ('{"runtimes": {"zz": {"path": "z"}, "nvidia": {"path": "n"}, "aa": {"path": "a"}}}', {"state": "absent"}),
+    ('{"runtimes": {"nvidia": {"path": "n"}}}', {"state": "absent"}),
+    ('{"default-runtime": "runsc", "runtimes": {"runsc": {"path": "r"}}}', {"name": "nv", "set_as_default": True}),
+])
+def test_runtimes_in_the_same_order_as_the_filter(run_module, conf, content, extra):
+    """The container_toolkit role decides with docker_daemon_json_plan whether to run the module: same list, same order."""
+    from ansible_collections.gpufleet.nvidia.plugins.filter.docker_daemon import docker_daemon_json_plan
+
+    if content is not None:
+        conf.parent.mkdir(parents=True)
+        conf.write_text(content)
+    planned = docker_daemon_json_plan(content, path=str(conf), **extra)
+    result = run_module(docker_runtime, args(conf, reload="none", **extra))
+    assert not result["failed"], result
+    assert result["runtimes"] == planned["runtimes"]
+    assert result["changed"] is planned["changed"]
+    assert result["default_runtime"] == planned["default_runtime"]
+    # and the file's order
+    assert result["runtimes"] == list(json.loads(conf.read_text()).get("runtimes", {}))

@@ -64,8 +64,8 @@ def test_h200_fresh_host_tagged_strings():
     """Templated values (str subclasses) give the same plan as plain ones."""
     text = scan("h200-fresh-local-packages.txt")
     plain = F["container_toolkit_plan"](text, wanted(use_repo=False))
-    tagged = F["container_toolkit_plan"](Tagged(text), wanted(use_repo=False, version=Tagged("1.20.0-1"),
-                                                             runtime_name=Tagged("nvidia"), check_mode="False"))
+    want = wanted(use_repo=False, version=Tagged("1.20.0-1"), runtime_name=Tagged("nvidia"), check_mode="False")
+    tagged = F["container_toolkit_plan"](Tagged(text), want)
     assert plain == tagged
     assert plain["steps"] == ["install", "docker"]
 

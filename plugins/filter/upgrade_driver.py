@@ -489,6 +489,7 @@ def upgrade_driver_reload(stdout, loaded_before=None, services=None, reboot=True
         "installed_version": state["installed_version"],
     }
 
+
 # Tasks that fail before the host's units are stopped.
 _BEFORE_STOP = ("Gather NVIDIA and operating-system facts", "Read the driver state", "Plan the host",
                 "Refuse a host with GPU work (nothing was changed on it)")

@@ -279,6 +279,7 @@ from ansible_collections.gpufleet.nvidia.plugins.module_utils._docker_config imp
     plan,
 )
 
+
 def find_dockerd(module):
     return module.get_bin_path("dockerd", opt_dirs=["/usr/bin", "/usr/sbin", "/usr/local/bin"])
 

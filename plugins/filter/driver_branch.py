@@ -450,4 +450,5 @@ class FilterModule(object):
             "driver_request": driver_request,
             "driver_cuda_repo_packages": driver_cuda_repo_packages,
             "driver_apt_pin": driver_apt_pin,
+            "driver_runfile_version": driver_runfile_version,
         }

@@ -168,7 +168,8 @@ def test_filter_module_exports():
     assert sorted(FilterModule().filters()) == [
         "driver_apt_pin", "driver_branch_for", "driver_branch_supported", "driver_cuda_repo_packages",
         "driver_cuda_support_message", "driver_cuda_supported", "driver_kernel_module",
-        "driver_kernel_module_problem", "driver_options_problems", "driver_request", "driver_support_message"]
+        "driver_kernel_module_problem", "driver_options_problems", "driver_request", "driver_runfile_version",
+        "driver_support_message"]
 
 
 # --- driver_branch / driver_version / driver_request (the exact-version option) ---
@@ -290,6 +291,8 @@ def test_runfile_must_be_the_run_of_driver_version():
     assert len(problems) == 1 and "is version 580.95.05, not driver_version 580.82.07" in problems[0]
     assert driver_runfile_version("http://m/NVIDIA-Linux-aarch64-570.195.03.run?sig=1") == "570.195.03"
     assert driver_runfile_version("http://m/driver.run") == ""
+    assert driver_runfile_version("https://mirror.example.internal/nvidia/NVIDIA-Linux-x86_64-580.95.05.run") == "580.95.05"
+    assert driver_runfile_version("") == "" and driver_runfile_version(None) == ""
 
 
 def test_cuda_toolkit_version_form_and_support():

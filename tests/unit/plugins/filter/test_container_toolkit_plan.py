@@ -16,8 +16,16 @@ from ansible_collections.gpufleet.nvidia.plugins.filter.container_toolkit_plan i
 F = FilterModule().filters()
 SCANS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fixtures", "toolkit-scan")
 PACKAGES = ["libnvidia-container1", "libnvidia-container-tools", "nvidia-container-toolkit-base", "nvidia-container-toolkit"]
-# the key of the TEST FIXTURE repository the Molecule runs served (tests/molecule/fixture_repo.sh)
-FIXTURE_FPR = None
+# the keys of the TEST FIXTURE repository the Molecule runs served (tests/molecule/fixture_repo.sh
+# makes a throwaway key per build): the fresh default instance's prepare left the first one, with
+# Debian's archive key beside it, in the key file; the converge used the second.
+FIXTURE_FPR_PREPARE = "117B5AB4D3152BE8F6CF9D670E950C7EF0F356D2"
+FIXTURE_FPR = "FEE40075696657A635E5319EFFCA29A610AC63E8"
+# SHA-1 of the apt source and pin the role rendered on the default instance (its #files lines)
+DEFAULT_RENDERED = {"source_sha1": "d8208a2631753cdb2e2c4ccca527c44e256aa3cf",
+                    "pin_sha1": "d006e9d137bbf4e4b7d957cb4e3d662e8a124c07"}
+DEFAULT_CONFIG = ["nvidia-container-runtime.debug=/var/log/nvidia-container-runtime.log",
+                  "accept-nvidia-visible-devices-envvar-when-unprivileged=false"]
 
 
 class Tagged(str):
@@ -88,3 +96,85 @@ def test_cdi_state_from_lines_or_text():
 def test_cdi_state_refuses_other_types():
     with pytest.raises(AnsibleFilterError):
         F["container_toolkit_cdi_state"](42)
+
+
+# --- real scans of the Molecule instances (tests/fixtures/toolkit-scan/README.md), with the
+# wanted state each scenario converges with, and what the role must do there
+
+def test_molecule_default_fresh():
+    """A running Docker host: operator's daemon.json, a key file with an extra key, no toolkit."""
+    got = F["container_toolkit_plan"](scan("molecule-default-fresh.txt"),
+                                      wanted(repo_key_fingerprint=FIXTURE_FPR_PREPARE, config_sets=DEFAULT_CONFIG,
+                                             **DEFAULT_RENDERED))
+    # the steps the Molecule converge of the same instance included
+    assert got["steps"] == ["repo_apt", "install", "config_toml", "docker"]
+    assert got["key_current"] is False
+    assert "2 primary keys" in got["key_problem"] and "APT would trust all of them" in got["key_problem"]
+    assert got["config_state"] == "unknown"
+    assert got["daemon_json_plan"]["changed"] is True and got["daemon_json_plan"]["error"] is None
+    assert got["new_hook"] is True
+
+
+@pytest.mark.parametrize("name", ["molecule-default-converged.txt", "molecule-default-converged-tty-crlf.txt"])
+def test_molecule_default_converged_has_no_step(name):
+    text = scan(name)
+    assert ("\r\n" in text) == name.endswith("crlf.txt")
+    got = F["container_toolkit_plan"](text, wanted(repo_key_fingerprint=FIXTURE_FPR, config_sets=DEFAULT_CONFIG,
+                                                   **DEFAULT_RENDERED))
+    assert got["steps"] == []
+    assert got["installed"] == dict((name, "1.20.0-1") for name in PACKAGES)
+    assert got["key_current"] and got["source_current"] and got["pin_current"]
+    assert got["config_state"] == "unchanged"
+    assert got["daemon_json_plan"] == {"changed": False, "error": None, "reload_required": "none",
+                                       "runtimes": ["nvidia"], "default_runtime": None}
+    assert got["complete"] is True
+
+
+def test_molecule_default_converged_what_brings_steps_back():
+    text = scan("molecule-default-converged.txt")
+    base = dict(repo_key_fingerprint=FIXTURE_FPR, config_sets=DEFAULT_CONFIG, **DEFAULT_RENDERED)
+    # another toolkit version: install, then config.toml and the registration again
+    assert F["container_toolkit_plan"](text, wanted(**dict(base, version="1.19.0-1")))["steps"] == \
+        ["install", "config_toml", "docker"]
+    # a source rendered differently (another mirror): the repository step
+    assert F["container_toolkit_plan"](text, wanted(**dict(base, source_sha1="0" * 40)))["steps"] == ["repo_apt"]
+    # the pin switched off: the pin file must go
+    assert F["container_toolkit_plan"](text, wanted(**dict(base, pin_version=False)))["steps"] == ["repo_apt"]
+    # an inline key is always compared by the key check
+    assert F["container_toolkit_plan"](text, wanted(**dict(base, repo_key_inline=True)))["steps"] == ["repo_apt"]
+    # the runtime made the default one: daemon.json changes
+    got = F["container_toolkit_plan"](text, wanted(**dict(base, docker_default_runtime=True)))
+    assert got["steps"] == ["docker"] and got["daemon_json_plan"]["default_runtime"] == "nvidia"
+    # drop-in registration: the docker step always runs (it compares the drop-in itself)
+    assert F["container_toolkit_plan"](text, wanted(**dict(base, docker_registration="systemd_dropin")))["steps"] == ["docker"]
+    # check mode on a converged host: nothing either
+    assert F["container_toolkit_plan"](text, wanted(**dict(base, check_mode=True)))["steps"] == []
+
+
+MIGRATION_FPR = "ED044842C7D59FAE97DC72D58E103E26300E7265"
+MIGRATION_RENDERED = {"source_sha1": "fe961e152bd7faace24f88f26330db516829a9fe",
+                      "pin_sha1": "d006e9d137bbf4e4b7d957cb4e3d662e8a124c07"}
+
+
+def test_molecule_migration_legacy_host():
+    """nvidia-docker2 over toolkit 1.13.5, NVIDIA's old list and trusted.gpg.d key, no gpg."""
+    got = F["container_toolkit_plan"](scan("molecule-migration-legacy.txt"),
+                                      wanted(repo_key_fingerprint=MIGRATION_FPR, **MIGRATION_RENDERED))
+    assert got["steps"] == ["remove_stale", "repo_apt", "install", "docker"]
+    assert got["stale_found"] == ["/etc/apt/sources.list.d/nvidia-docker.list", "/etc/apt/trusted.gpg.d/nvidia-docker.gpg"]
+    assert got["legacy_installed"] == ["nvidia-docker2"]
+    assert got["outdated"] == PACKAGES
+    assert got["gpg_present"] is False and got["key_current"] is False
+    # the toolkit's hook is there already (1.13.5): no restart for a new hook
+    assert got["new_hook"] is False
+    # the legacy daemon.json names the runtime already and makes it the default: kept as it is
+    assert got["daemon_json_plan"]["changed"] is False
+    assert got["daemon_json_plan"]["default_runtime"] == "nvidia"
+
+
+def test_molecule_migration_converged_has_no_step():
+    got = F["container_toolkit_plan"](scan("molecule-migration-converged.txt"),
+                                      wanted(repo_key_fingerprint=MIGRATION_FPR, **MIGRATION_RENDERED))
+    assert got["steps"] == []
+    # removed, its conffiles kept (rc): not installed
+    assert "nvidia-docker2" not in got["installed"] and got["legacy_installed"] == []

@@ -32,6 +32,13 @@ class Tagged(str):
     """A str subclass, as templated values are on ansible-core 2.19."""
 
 
+def merged(base, **changes):
+    """``base`` with ``changes`` on top (a copy)."""
+    result = dict(base)
+    result.update(changes)
+    return result
+
+
 def scan(name):
     with open(os.path.join(SCANS, name), "rb") as handle:
         return handle.read().decode("utf-8")
@@ -134,21 +141,21 @@ def test_molecule_default_converged_what_brings_steps_back():
     text = scan("molecule-default-converged.txt")
     base = dict(repo_key_fingerprint=FIXTURE_FPR, config_sets=DEFAULT_CONFIG, **DEFAULT_RENDERED)
     # another toolkit version: install, then config.toml and the registration again
-    assert F["container_toolkit_plan"](text, wanted(**dict(base, version="1.19.0-1")))["steps"] == \
+    assert F["container_toolkit_plan"](text, wanted(**merged(base, version="1.19.0-1")))["steps"] == \
         ["install", "config_toml", "docker"]
     # a source rendered differently (another mirror): the repository step
-    assert F["container_toolkit_plan"](text, wanted(**dict(base, source_sha1="0" * 40)))["steps"] == ["repo_apt"]
+    assert F["container_toolkit_plan"](text, wanted(**merged(base, source_sha1="0" * 40)))["steps"] == ["repo_apt"]
     # the pin switched off: the pin file must go
-    assert F["container_toolkit_plan"](text, wanted(**dict(base, pin_version=False)))["steps"] == ["repo_apt"]
+    assert F["container_toolkit_plan"](text, wanted(**merged(base, pin_version=False)))["steps"] == ["repo_apt"]
     # an inline key is always compared by the key check
-    assert F["container_toolkit_plan"](text, wanted(**dict(base, repo_key_inline=True)))["steps"] == ["repo_apt"]
+    assert F["container_toolkit_plan"](text, wanted(**merged(base, repo_key_inline=True)))["steps"] == ["repo_apt"]
     # the runtime made the default one: daemon.json changes
-    got = F["container_toolkit_plan"](text, wanted(**dict(base, docker_default_runtime=True)))
+    got = F["container_toolkit_plan"](text, wanted(**merged(base, docker_default_runtime=True)))
     assert got["steps"] == ["docker"] and got["daemon_json_plan"]["default_runtime"] == "nvidia"
     # drop-in registration: the docker step always runs (it compares the drop-in itself)
-    assert F["container_toolkit_plan"](text, wanted(**dict(base, docker_registration="systemd_dropin")))["steps"] == ["docker"]
+    assert F["container_toolkit_plan"](text, wanted(**merged(base, docker_registration="systemd_dropin")))["steps"] == ["docker"]
     # check mode on a converged host: nothing either
-    assert F["container_toolkit_plan"](text, wanted(**dict(base, check_mode=True)))["steps"] == []
+    assert F["container_toolkit_plan"](text, wanted(**merged(base, check_mode=True)))["steps"] == []
 
 
 MIGRATION_FPR = "ED044842C7D59FAE97DC72D58E103E26300E7265"
@@ -203,10 +210,10 @@ def test_molecule_jetson_converged_only_reports():
     assert got["cdi"]["unit"] is True and got["cdi_method"] == "generate" and got["cdi_current"] is True
     # a new L4T release makes the spec stale
     newer = F["container_toolkit_plan"](scan("molecule-jetson-converged.txt"),
-                                        wanted(**dict(JETSON, cdi_stamp="toolkit=1.20.0-1 driver=l4t-36.4.4")))
+                                        wanted(**merged(JETSON, cdi_stamp="toolkit=1.20.0-1 driver=l4t-36.4.4")))
     assert newer["steps"] == ["jetson", "cdi"]
     # the same host as a plain systemd host would have the units make the spec
-    plain = F["container_toolkit_plan"](scan("molecule-jetson-converged.txt"), wanted(**dict(JETSON, jetson=False)))
+    plain = F["container_toolkit_plan"](scan("molecule-jetson-converged.txt"), wanted(**merged(JETSON, jetson=False)))
     assert plain["cdi_method"] == "units" and plain["cdi_current"] is True
 
 
@@ -230,4 +237,4 @@ def test_molecule_nosystemd_converged():
     assert got["daemon_json_plan"]["changed"] is False
     # without CDI nothing at all
     assert F["container_toolkit_plan"](scan("molecule-nosystemd-converged.txt"),
-                                       wanted(**dict(NOSYSTEMD, cdi=False)))["steps"] == []
+                                       wanted(**merged(NOSYSTEMD, cdi=False)))["steps"] == []

@@ -27,7 +27,7 @@ __metaclass__ = type
 # name -> support facts.  Branches are driver major versions as integers.
 #   min_branch:   first production branch that drives the architecture
 #   max_branch:   last branch that still supports it (None: current)
-#   open_kernel:  'no' | 'yes' (either flavour) | 'required' (open only)
+#   open_kernel:  'no' | 'yes' (either kernel module type) | 'required' (open only)
 #   max_cuda:     newest CUDA major.minor that still builds for it (None: current)
 ARCHITECTURES = {
     "Fermi": {"min_branch": 256, "max_branch": 390, "open_kernel": "no", "max_cuda": "8.0"},

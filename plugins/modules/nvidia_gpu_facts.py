@@ -283,7 +283,7 @@ ansible_facts:
                   description: Last driver branch that supports it; null while still supported.
                   type: int
                 open_kernel:
-                  description: Open kernel modules C(no), C(yes) (either flavour) or C(required).
+                  description: Open kernel modules C(no), C(yes) (either kernel module type) or C(required).
                   type: str
                 max_cuda:
                   description: Newest CUDA version that still builds for it; null for current.
@@ -383,7 +383,7 @@ ansible_facts:
               type: int
               sample: 580
             kernel_module:
-              description: Kernel module flavour, C(open) or C(proprietary); null when not loaded.
+              description: Kernel module type, C(open) or C(proprietary); null when not loaded.
               type: str
             cuda_version:
               description: CUDA driver API version the driver provides.

@@ -233,7 +233,7 @@ def upgrade_driver_state(stdout, runtime_names=None):
         "smi": _parse_smi(parts["smi"]),
         "modules": _parse_modules(parts["modules"]),
         "loaded_version": match.group(1) if match else None,
-        "loaded_flavour": ("open" if "Open Kernel Module" in loaded_text else "proprietary") if match else None,
+        "loaded_kernel_module": ("open" if "Open Kernel Module" in loaded_text else "proprietary") if match else None,
         "built_version": built,
         "installed_version": installed,
         "installed_from": installed_from,

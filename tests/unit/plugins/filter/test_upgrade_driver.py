@@ -36,7 +36,7 @@ def test_filters_are_registered():
 def test_state_of_the_real_h200_host():
     state = upgrade_driver_state(fixture("h200-busy.txt"))
     assert state["loaded_version"] == "580.159.04"
-    assert state["loaded_flavour"] == "open"
+    assert state["loaded_kernel_module"] == "open"
     assert state["built_version"] is None and state["installed_version"] is None
     assert state["smi"] == {"available": True, "error": None, "processes": [
         {"pid": 456, "name": "python3", "gpu_uuid": "GPU-2f49a933-9d48-1ffe-ed1f-2adbc41a6df8", "used_mib": 774}]}
@@ -58,7 +58,7 @@ def test_idle_h200_has_no_gpu_process():
 
 def test_state_of_the_debian_host():
     state = upgrade_driver_state(fixture("debian12-busy.txt"))
-    assert state["loaded_version"] == "535.216.01" and state["loaded_flavour"] == "proprietary"
+    assert state["loaded_version"] == "535.216.01" and state["loaded_kernel_module"] == "proprietary"
     assert state["installed_version"] == "535.261.03" and state["installed_from"] == "modinfo"
     assert state["packages"]["nvidia-kernel-dkms"] == "535.261.03-1"  # held ("hi") counts as installed
     assert state["modules"]["nvidia"] == {"refcount": 5, "users": ["nvidia_uvm", "nvidia_modeset"], "state": "Live"}

@@ -11,9 +11,12 @@
 ``fleet_uninstall_plan``
     the same inputs -> the roles whose removal path ``uninstall.yml`` runs on
     the host, and the line it prints.
+``migrate_report``
+    ``ansible_facts.nvidia`` before and after ``migrate_nvidia_docker2.yml``
+    -> the before/after line it prints for the host.
 
-Documentation is in ``fleet_plan.yml`` and ``fleet_uninstall_plan.yml`` next
-to this file.
+Documentation is in ``fleet_plan.yml``, ``fleet_uninstall_plan.yml`` and
+``migrate_report.yml`` next to this file.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -144,8 +147,39 @@ def fleet_uninstall_plan(facts, group_names, keep_driver=False, host=""):
     return {"roles": roles, "classes": classes, "text": "%s%s" % ("%s: " % host if host else "", text)}
 
 
+def _component(nvidia, name, what):
+    """``ansible_facts.nvidia.container.<name>`` ({} when the facts lack it)."""
+    if not isinstance(nvidia, dict):
+        raise AnsibleFilterError("migrate_report: %s must be ansible_facts.nvidia (a dict), not %s"
+                                 % (what, type(nvidia).__name__))
+    component = (nvidia.get("container") or {}).get(name) or {}
+    if not isinstance(component, dict):
+        raise AnsibleFilterError("migrate_report: %s: container.%s must be a dict, not %s"
+                                 % (what, name, type(component).__name__))
+    return component
+
+
+def migrate_report(before, after):
+    """The line ``migrate_nvidia_docker2.yml`` prints for a host.
+
+    ``before``, ``after``: ``ansible_facts.nvidia`` gathered before and after
+    the migration.  ``before: nvidia-docker2 <package version> | absent,
+    toolkit <version> | -; after: nvidia-docker2 still installed | absent,
+    toolkit <version> | -``.
+    """
+    legacy = _component(before, "nvidia_docker2", "before")
+    if legacy.get("installed"):
+        legacy_text = legacy.get("package_version") or "-"
+    else:
+        legacy_text = "absent"
+    return "before: nvidia-docker2 %s, toolkit %s; after: nvidia-docker2 %s, toolkit %s" % (
+        legacy_text, _component(before, "nvidia_ctk", "before").get("version") or "-",
+        "still installed" if _component(after, "nvidia_docker2", "after").get("installed") else "absent",
+        _component(after, "nvidia_ctk", "after").get("version") or "-")
+
+
 class FilterModule(object):
-    """Plans of the fleet playbooks."""
+    """Plans of the fleet playbooks, and the migration's report."""
 
     def filters(self):
-        return {"fleet_plan": fleet_plan, "fleet_uninstall_plan": fleet_uninstall_plan}
+        return {"fleet_plan": fleet_plan, "fleet_uninstall_plan": fleet_uninstall_plan, "migrate_report": migrate_report}

@@ -20,6 +20,7 @@ from ansible_collections.gpufleet.nvidia.plugins.filter.fleet_plan import (
     fleet_plan,
     fleet_uninstall_plan,
     gpu_text,
+    migrate_report,
 )
 from ansible_collections.gpufleet.nvidia.plugins.module_utils._platforms import platform
 
@@ -46,7 +47,8 @@ def no_gpu(facts):
 
 
 def test_filters_are_registered():
-    assert FilterModule().filters() == {"fleet_plan": fleet_plan, "fleet_uninstall_plan": fleet_uninstall_plan}
+    assert FilterModule().filters() == {"fleet_plan": fleet_plan, "fleet_uninstall_plan": fleet_uninstall_plan,
+                                        "migrate_report": migrate_report}
 
 
 def test_report_lines_of_the_real_h200_host():
@@ -171,3 +173,59 @@ def test_site_yml_uses_the_filter_and_names_no_release():
     assert "gpufleet.nvidia.fleet_plan(" in text
     for name in ("Ubuntu-22", "RedHat-9", "gpufleet_supported_os", "x86_64"):
         assert name not in text
+
+
+def legacy(nvidia, docker2_version=None, ctk_version=None):
+    """The H200 host's facts with nvidia-docker2 (package version) and nvidia-ctk (version) as given."""
+    nvidia = copy.deepcopy(nvidia)
+    container = nvidia["container"]
+    if docker2_version is not None:
+        container["nvidia_docker2"].update(installed=True, package="nvidia-docker2", path="/usr/bin/nvidia-docker",
+                                           package_version=docker2_version or None,
+                                           version=docker2_version.split("-")[0] or None)
+    if ctk_version is not None:
+        container["nvidia_ctk"].update(installed=True, package="nvidia-container-toolkit-base", path="/usr/bin/nvidia-ctk",
+                                       package_version=ctk_version + "-1", version=ctk_version)
+    return nvidia
+
+
+def test_migrate_report_of_the_molecule_migration():
+    """The lines the migration scenario printed: nvidia-docker2 2.13 over toolkit 1.13.5, moved to 1.20.0;
+    then the idempotence run over the migrated host. The inline Jinja broke the before part over two lines."""
+    nvidia = h200_facts()["nvidia"]
+    before = legacy(nvidia, "2.13.0-1", "1.13.5")
+    after = legacy(nvidia, ctk_version="1.20.0")
+    assert migrate_report(before, after) == ("before: nvidia-docker2 2.13.0-1, toolkit 1.13.5; "
+                                             "after: nvidia-docker2 absent, toolkit 1.20.0")
+    assert migrate_report(after, after) == ("before: nvidia-docker2 absent, toolkit 1.20.0; "
+                                            "after: nvidia-docker2 absent, toolkit 1.20.0")
+
+
+def test_migrate_report_of_the_real_h200_host_and_edge_cases():
+    nvidia = h200_facts()["nvidia"]
+    # nothing of either on the H200 host
+    assert migrate_report(nvidia, nvidia) == "before: nvidia-docker2 absent, toolkit -; after: nvidia-docker2 absent, toolkit -"
+    # the package database gave no version; the removal did not happen
+    stuck = legacy(nvidia, "", "1.13.5")
+    assert migrate_report(stuck, stuck) == ("before: nvidia-docker2 -, toolkit 1.13.5; "
+                                            "after: nvidia-docker2 still installed, toolkit 1.13.5")
+    # facts without the container section: nothing installed
+    assert migrate_report({}, {"container": None}) == ("before: nvidia-docker2 absent, toolkit -; "
+                                                       "after: nvidia-docker2 absent, toolkit -")
+
+
+@pytest.mark.parametrize("before, after, message", [
+    (None, {}, "before must be ansible_facts.nvidia"),
+    ({}, "x", "after must be ansible_facts.nvidia"),
+    ({"container": {"nvidia_ctk": "1.17"}}, {}, "before: container.nvidia_ctk must be a dict"),
+])
+def test_migrate_report_refuses_other_input(before, after, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        migrate_report(before, after)
+
+
+def test_migrate_playbook_uses_the_filter():
+    with open(os.path.join(REPO, "playbooks", "migrate_nvidia_docker2.yml")) as handle:
+        text = handle.read()
+    assert "gpufleet.nvidia.migrate_report(ansible_facts.nvidia)" in text
+    assert "still installed" not in text and "package_version" not in text

@@ -21,6 +21,9 @@ output to these filters:
     the message of a host whose upgrade failed: where the rolling run
     stopped, what was left stopped on the host, and that the rest is
     untouched.
+``upgrade_driver_kubectl_argv``
+    the ``kubectl`` command lines the playbook runs for a Kubernetes node
+    (read whether it is cordoned, drain, uncordon).
 
 Documentation is in the ``.yml`` files next to this one.
 """
@@ -524,6 +527,62 @@ def upgrade_driver_stopped(host, hosts, batch=None, task="", result=None, plan=N
     return text + "The remaining hosts were not touched."
 
 
+# kubectl drain's arguments unless upgrade_driver_drain_args says otherwise.
+DEFAULT_DRAIN_ARGS = ["--ignore-daemonsets", "--delete-emptydir-data", "--timeout=600s"]
+KUBECTL_COMMANDS = ("cordoned", "drain", "uncordon")
+
+
+def _kubectl_text(options, key, variable):
+    value = options.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise AnsibleFilterError("upgrade_driver_kubectl_argv: %s must be a string, not %s"
+                                 % (variable, type(value).__name__))
+    return str(value).strip()
+
+
+def upgrade_driver_kubectl_argv(options, command):
+    """The argv of one ``kubectl`` command for the host's Kubernetes node.
+
+    ``options``: ``kubectl`` (``upgrade_driver_kubectl``; ``None`` or
+    missing: ``kubectl``), ``kubeconfig`` (``upgrade_driver_kubeconfig``; empty: none
+    given), ``node`` (``upgrade_driver_k8s_node``) and ``drain_args``
+    (``upgrade_driver_drain_args``; ``None`` or ``""``, not set:
+    ``DEFAULT_DRAIN_ARGS``; an empty list: none).  ``command``: ``cordoned`` (prints ``true`` when the
+    node is cordoned), ``drain`` or ``uncordon``.
+    """
+    if not isinstance(options, dict):
+        raise AnsibleFilterError("upgrade_driver_kubectl_argv: expected a dict of the kubectl options, got %s"
+                                 % type(options).__name__)
+    if command not in KUBECTL_COMMANDS:
+        raise AnsibleFilterError("upgrade_driver_kubectl_argv: command %r is not one of %s"
+                                 % (command, ", ".join(KUBECTL_COMMANDS)))
+    kubectl = "kubectl" if options.get("kubectl") is None else _kubectl_text(options, "kubectl", "upgrade_driver_kubectl")
+    if not kubectl:
+        raise AnsibleFilterError("upgrade_driver_kubectl_argv: upgrade_driver_kubectl is empty; "
+                                 "give the kubectl command (default kubectl)")
+    node = _kubectl_text(options, "node", "upgrade_driver_k8s_node")
+    if not node:
+        raise AnsibleFilterError("upgrade_driver_kubectl_argv: upgrade_driver_k8s_node is empty; "
+                                 "give the host's Kubernetes node name")
+    argv = [kubectl]
+    kubeconfig = _kubectl_text(options, "kubeconfig", "upgrade_driver_kubeconfig")
+    if kubeconfig:
+        argv += ["--kubeconfig", kubeconfig]
+    if command == "cordoned":
+        return argv + ["get", "node", node, "-o", "jsonpath={.spec.unschedulable}"]
+    if command == "uncordon":
+        return argv + ["uncordon", node]
+    drain_args = options.get("drain_args")
+    if drain_args is None or drain_args == "":
+        drain_args = DEFAULT_DRAIN_ARGS
+    elif not isinstance(drain_args, (list, tuple)):
+        raise AnsibleFilterError("upgrade_driver_kubectl_argv: upgrade_driver_drain_args must be a list of "
+                                 "arguments, not %s" % type(drain_args).__name__)
+    return argv + ["drain", node] + [str(arg) for arg in drain_args]
+
+
 class FilterModule(object):
     """Decisions of playbooks/upgrade_driver.yml."""
 
@@ -533,4 +592,5 @@ class FilterModule(object):
             "upgrade_driver_plan": upgrade_driver_plan,
             "upgrade_driver_reload": upgrade_driver_reload,
             "upgrade_driver_stopped": upgrade_driver_stopped,
+            "upgrade_driver_kubectl_argv": upgrade_driver_kubectl_argv,
         }

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -17,8 +18,8 @@ from hypothesis import strategies as st
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpufleet.nvidia.plugins.filter.upgrade_driver import (
-    MODULE_ORDER, FilterModule, unload_order, upgrade_driver_plan, upgrade_driver_reload, upgrade_driver_state,
-    upgrade_driver_stopped, upstream_version)
+    MODULE_ORDER, FilterModule, unload_order, upgrade_driver_kubectl_argv, upgrade_driver_plan, upgrade_driver_reload,
+    upgrade_driver_state, upgrade_driver_stopped, upstream_version)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "driver-state")
 
@@ -29,7 +30,7 @@ def fixture(name):
 
 
 def test_filters_are_registered():
-    assert sorted(FilterModule().filters()) == ["upgrade_driver_plan", "upgrade_driver_reload",
+    assert sorted(FilterModule().filters()) == ["upgrade_driver_kubectl_argv", "upgrade_driver_plan", "upgrade_driver_reload",
                                                 "upgrade_driver_state", "upgrade_driver_stopped"]
 
 
@@ -321,3 +322,56 @@ def test_stopped_before_anything_was_stopped():
     assert ': failed. The remaining' in upgrade_driver_stopped("gpu-01", HOSTS)
     with pytest.raises(AnsibleFilterError, match="not among the play's hosts"):
         upgrade_driver_stopped("gpu-09", HOSTS)
+
+
+# The options as playbooks/upgrade_driver.yml passes them with nothing set:
+# upgrade_driver_kubectl kubectl, upgrade_driver_kubeconfig "", upgrade_driver_drain_args "".
+KUBECTL = {"kubectl": "kubectl", "kubeconfig": "", "node": "gpu-03", "drain_args": ""}
+
+
+def test_kubectl_argv_defaults():
+    assert upgrade_driver_kubectl_argv(KUBECTL, "cordoned") == [
+        "kubectl", "get", "node", "gpu-03", "-o", "jsonpath={.spec.unschedulable}"]
+    assert upgrade_driver_kubectl_argv(KUBECTL, "drain") == [
+        "kubectl", "drain", "gpu-03", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=600s"]
+    assert upgrade_driver_kubectl_argv(KUBECTL, "uncordon") == ["kubectl", "uncordon", "gpu-03"]
+    # null (not set) is the same as ""; only the node is needed
+    assert upgrade_driver_kubectl_argv(dict(KUBECTL, drain_args=None), "drain") == upgrade_driver_kubectl_argv(KUBECTL, "drain")
+    assert upgrade_driver_kubectl_argv({"node": "gpu-03"}, "uncordon") == ["kubectl", "uncordon", "gpu-03"]
+
+
+def test_kubectl_argv_with_kubeconfig_command_and_drain_args():
+    options = {"kubectl": "/usr/local/bin/kubectl", "kubeconfig": "/etc/kubernetes/admin.conf", "node": "gpu-03.lab",
+               "drain_args": ["--ignore-daemonsets", "--timeout=1200s", "--force"]}
+    assert upgrade_driver_kubectl_argv(options, "drain") == [
+        "/usr/local/bin/kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "drain", "gpu-03.lab",
+        "--ignore-daemonsets", "--timeout=1200s", "--force"]
+    assert upgrade_driver_kubectl_argv(options, "cordoned")[:5] == [
+        "/usr/local/bin/kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "node"]
+    assert upgrade_driver_kubectl_argv(options, "uncordon") == [
+        "/usr/local/bin/kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "uncordon", "gpu-03.lab"]
+    # an empty list: kubectl drain with no arguments of the playbook's own
+    assert upgrade_driver_kubectl_argv(dict(KUBECTL, drain_args=[]), "drain") == ["kubectl", "drain", "gpu-03"]
+    # a node named by number
+    assert upgrade_driver_kubectl_argv(dict(KUBECTL, node=7), "uncordon") == ["kubectl", "uncordon", "7"]
+
+
+def test_kubectl_argv_does_not_change_its_default():
+    first = upgrade_driver_kubectl_argv(KUBECTL, "drain")
+    first.append("--force")
+    assert upgrade_driver_kubectl_argv(KUBECTL, "drain")[-1] == "--timeout=600s"
+
+
+@pytest.mark.parametrize("options, command, message", [
+    (KUBECTL, "cordon", "command 'cordon' is not one of cordoned, drain, uncordon"),
+    (["kubectl"], "drain", "expected a dict of the kubectl options, got list"),
+    (dict(KUBECTL, node=""), "drain", "upgrade_driver_k8s_node is empty"),
+    (dict(KUBECTL, node=None), "uncordon", "upgrade_driver_k8s_node is empty"),
+    (dict(KUBECTL, kubectl=" "), "drain", "upgrade_driver_kubectl is empty"),
+    (dict(KUBECTL, kubectl=["kubectl"]), "drain", "upgrade_driver_kubectl must be a string, not list"),
+    (dict(KUBECTL, kubeconfig=True), "drain", "upgrade_driver_kubeconfig must be a string, not bool"),
+    (dict(KUBECTL, drain_args="--force"), "drain", "upgrade_driver_drain_args must be a list of arguments, not str"),
+])
+def test_kubectl_argv_refuses(options, command, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        upgrade_driver_kubectl_argv(options, command)

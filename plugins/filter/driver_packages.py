@@ -6,7 +6,10 @@
 Input: ``name<TAB>version<TAB>status`` lines (``dpkg-query -W -f``, or
 ``rpm -qa --qf``). The driver role's removal path purges what this returns;
 the NVIDIA Container Toolkit's packages are never part of it.
-Documentation is in ``driver_packages_installed.yml`` next to this file.
+``driver_cuda_toolkit_packages``: the CUDA toolkit package of NVIDIA's CUDA
+repository that ``driver_cuda_toolkit`` / ``driver_cuda_toolkit_version`` ask for.
+Documentation is in ``driver_packages_installed.yml`` (and the other filters'
+files of the same name) next to this file.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +19,7 @@ __metaclass__ = type
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 # Packages of the driver on Debian (non-free), Ubuntu (restricted), NVIDIA's
 # CUDA repository and RHEL (module streams, precompiled kmods).
@@ -28,6 +32,31 @@ NOT_DRIVER = re.compile(
     r"^(libnvidia-container.*|nvidia-container-.*|nvidia-docker.*|nvidia-cuda-.*|nvidia-cudnn.*"
     r"|nvidia-profiler|nvidia-visual-profiler|nvidia-nsight.*|nvidia-opencl-dev)$")
 CUDA_TOOLKIT = re.compile(r"^(cuda-toolkit.*|nvidia-cuda-toolkit.*|nvidia-cuda-dev)$")
+# driver_cuda_toolkit_version: a CUDA major or major.minor version (the rule
+# of driver_options_problems, which refuses anything else up front).
+CUDA_TOOLKIT_VERSION = re.compile(r"^[0-9]{1,2}(\.[0-9]{1,2})?$")
+
+
+def driver_cuda_toolkit_packages(enabled, version=""):
+    """The CUDA toolkit package of NVIDIA's CUDA repository: ``[]`` unless ``enabled``.
+
+    ``enabled``: ``driver_cuda_toolkit``; ``version``: ``driver_cuda_toolkit_version``,
+    ``12.9`` gives ``cuda-toolkit-12-9``, ``12`` gives ``cuda-toolkit-12``, empty
+    gives ``cuda-toolkit`` (the newest).
+    """
+    try:
+        enabled = boolean(enabled, strict=True)
+    except TypeError:
+        raise AnsibleFilterError("driver_cuda_toolkit_packages: driver_cuda_toolkit must be a boolean, not %r" % (enabled,))
+    if not enabled:
+        return []
+    version = "" if version is None else str(version).strip()
+    if not version:
+        return ["cuda-toolkit"]
+    if not CUDA_TOOLKIT_VERSION.match(version):
+        raise AnsibleFilterError("driver_cuda_toolkit_packages: driver_cuda_toolkit_version %r is not a CUDA version "
+                                 "such as \"12.9\"" % (version,))
+    return ["cuda-toolkit-" + version.replace(".", "-")]
 
 
 def driver_packages_installed(lines, cuda_toolkit=False):
@@ -76,11 +105,12 @@ def apt_simulated_removals(stdout):
 
 
 class FilterModule(object):
-    """Driver package selection, and the dependencies an install pulled in."""
+    """Driver package selection, the CUDA toolkit's package, and the dependencies an install pulled in."""
 
     def filters(self):
         return {
             "driver_packages_installed": driver_packages_installed,
             "apt_history_dependencies": apt_history_dependencies,
             "apt_simulated_removals": apt_simulated_removals,
+            "driver_cuda_toolkit_packages": driver_cuda_toolkit_packages,
         }

@@ -1,18 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpufleet maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""driver_packages_installed over package lists of real package names."""
+"""driver_packages_installed over package lists of real package names; driver_cuda_toolkit_packages."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.gpufleet.nvidia.plugins.filter.driver_branch import driver_options_problems
 from ansible_collections.gpufleet.nvidia.plugins.filter.driver_packages import (
-    FilterModule, driver_packages_installed)
+    FilterModule, driver_cuda_toolkit_packages, driver_packages_installed)
 
 # Debian 12 with Debian's driver (what the default Molecule scenario installs)
 # and the toolkit; dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\n'
@@ -68,7 +71,7 @@ RHEL = [
 
 def test_registered():
     assert sorted(FilterModule().filters()) == ["apt_history_dependencies", "apt_simulated_removals",
-                                                "driver_packages_installed"]
+                                                "driver_cuda_toolkit_packages", "driver_packages_installed"]
 
 
 def test_debian_driver_without_toolkit_or_unrelated_packages():
@@ -153,3 +156,51 @@ def test_apt_history_dependencies_of_the_driver_transaction_only():
 def test_apt_simulated_removals():
     assert FilterModule().filters()["apt_simulated_removals"](SIMULATION) == ["dkms", "gcc-12", "perl"]
     assert FilterModule().filters()["apt_simulated_removals"]("0 upgraded, 0 newly installed, 0 to remove\n") == []
+
+
+@pytest.mark.parametrize("enabled, version, expected", [
+    (False, "", []),
+    (False, "12.9", []),
+    ("no", "12.9", []),
+    (True, "", ["cuda-toolkit"]),
+    (True, None, ["cuda-toolkit"]),
+    ("yes", "12.9", ["cuda-toolkit-12-9"]),
+    (True, "13.0", ["cuda-toolkit-13-0"]),
+    (True, "12", ["cuda-toolkit-12"]),
+    (True, " 12.8 ", ["cuda-toolkit-12-8"]),
+    (True, 13, ["cuda-toolkit-13"]),
+])
+def test_cuda_toolkit_package(enabled, version, expected):
+    assert driver_cuda_toolkit_packages(enabled, version) == expected
+
+
+def test_cuda_toolkit_package_is_removed_with_the_toolkit():
+    """What the role installs with driver_cuda_toolkit, its removal path (cuda_toolkit=True) finds again."""
+    for version in ("", "12", "12.9"):
+        name = driver_cuda_toolkit_packages(True, version)[0]
+        assert driver_packages_installed(["%s\t12.9.1-1\tii" % name], cuda_toolkit=True) == [name]
+        assert driver_packages_installed(["%s\t12.9.1-1\tii" % name]) == []
+
+
+@pytest.mark.parametrize("enabled, version, message", [
+    ("maybe", "", "driver_cuda_toolkit must be a boolean"),
+    (True, "12.9.1", "driver_cuda_toolkit_version '12.9.1' is not a CUDA version"),
+    (True, "cuda-12", "driver_cuda_toolkit_version 'cuda-12' is not a CUDA version"),
+    (True, "12-9", "driver_cuda_toolkit_version '12-9' is not a CUDA version"),
+])
+def test_cuda_toolkit_package_refuses(enabled, version, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        driver_cuda_toolkit_packages(enabled, version)
+
+
+@given(st.one_of(st.from_regex(r"\A[0-9]{1,3}(\.[0-9]{1,3}){0,2}\Z"), st.text(max_size=8)))
+def test_cuda_toolkit_package_takes_what_the_role_accepts(version):
+    """The role refuses a driver_cuda_toolkit_version up front (driver_options_problems) exactly when this filter would."""
+    refused = any(p.startswith("driver_cuda_toolkit_version") for p in driver_options_problems(
+        {"driver_cuda_toolkit": True, "driver_cuda_toolkit_version": version}))
+    try:
+        driver_cuda_toolkit_packages(True, version)
+    except AnsibleFilterError:
+        assert refused
+    else:
+        assert not refused

@@ -5,7 +5,8 @@
 
 ``container_toolkit_plan``
     the role's state scan and its wanted state -> the step task files to
-    include and the values they read.  The repository key is checked with
+    include and the values they read (the ``/dev/char`` links and their udev
+    rule included).  The repository key is checked with
     ``repo_key_problem`` and daemon.json with ``docker_daemon_json_plan`` (the
     module's own merge), both called here directly.
 ``container_toolkit_cdi_state``
@@ -48,8 +49,11 @@ def container_toolkit_plan(scan, wanted):
     """``{steps, installed, outdated, ...}`` from the state scan's stdout and the wanted state."""
     if not isinstance(wanted, dict):
         raise AnsibleFilterError("container_toolkit_plan: the wanted state must be a dict, got %s" % type(wanted).__name__)
-    return plan(_text(scan, "container_toolkit_plan"), wanted,
-                key_problem=repo_key_problem, daemon_json_plan=scan_daemon_json_plan)
+    try:
+        return plan(_text(scan, "container_toolkit_plan"), wanted,
+                    key_problem=repo_key_problem, daemon_json_plan=scan_daemon_json_plan)
+    except ValueError as exc:
+        raise AnsibleFilterError("container_toolkit_plan: %s" % exc)
 
 
 def container_toolkit_cdi_state(probe, stamp="", jetson=False, systemd=True):

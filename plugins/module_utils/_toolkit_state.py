@@ -23,10 +23,15 @@ Its output is a series of sections, each opened by a ``#<name>`` line:
 ``#dropin``    ``present`` when the Docker drop-in of a systemd_dropin registration exists
 ``#cdi``       ``unit=.. spec=.. path=<is-enabled>/<is-active> unitspec=.. driver=..``,
                then the lines of the CDI stamp (only with container_toolkit_cdi)
+``#devchar``   ``systemd=``, ``cgroup=``, ``docker_cgroup_driver=``,
+               ``containerd_systemd_cgroup=``, ``kubelet_cgroup_driver=`` lines, then
+               ``node <path> <major>:<minor> <yes|no>`` per NVIDIA device node (whether
+               ``/dev/char/<major>:<minor>`` exists); the udev rule's state is in ``#files``
 ``#end``
 
 ``parse`` reads that into a dict, ``cdi_state`` decides who makes the CDI spec
-and whether it is current, ``plan`` decides which of the role's step task
+and whether it is current, ``dev_char_state`` whether the ``/dev/char`` links
+and their udev rule are wanted, ``plan`` decides which of the role's step task
 files run.  Pure functions over strings and dicts; the two checks that other
 plugins own (the repository key, daemon.json) are passed in as functions by
 the ``gpufleet.nvidia.container_toolkit_plan`` filter.
@@ -36,9 +41,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import re
 
-SECTIONS = ("packages", "stale", "gpg", "key", "files", "config", "daemon", "dropin", "cdi", "end")
+SECTIONS = ("packages", "stale", "gpg", "key", "files", "config", "daemon", "dropin", "cdi", "devchar", "end")
 _MARKER = re.compile(r"^#(%s)$" % "|".join(SECTIONS))
 # "name<TAB>version<TAB>ii" (installed) or "hi" (held); "rc", "un", ... are not installed
 _PACKAGE = re.compile(r"^(\S+)\t(\S+)\t[ih]i")
@@ -47,6 +53,7 @@ _FILE = re.compile(r"^(\S+) (.*)$")
 WANTED_FILE_STATE = "644:root:root"
 # the package whose hook dockerd looks for once, when it starts
 HOOK_PACKAGE = "nvidia-container-toolkit"
+DEV_CHAR_SWITCHES = ("auto", "true", "false")
 
 _TRUE = ("1", "true", "yes", "on", "y", "t")
 
@@ -85,7 +92,7 @@ def parse(text):
     """The scan's output as values.
 
     Returns ``{installed, stale_found, gpg_present, key_listing, files,
-    config_state, daemon, dropin_present, cdi_lines, complete}``:
+    config_state, daemon, dropin_present, cdi_lines, devchar_lines, complete}``:
     ``installed`` maps installed package names to versions; ``files`` maps
     a path to ``"<mode>:<owner>:<group> <sha1>"``; ``config_state`` is
     ``unchanged``, ``differs`` or ``unknown``; ``daemon`` is the stripped
@@ -115,6 +122,7 @@ def parse(text):
         "daemon": ([line.strip() for line in parts.get("daemon", []) if line.strip()] or [""])[0],
         "dropin_present": any(line.strip() == "present" for line in parts.get("dropin", [])),
         "cdi_lines": [line for line in parts.get("cdi", []) if line.strip()],
+        "devchar_lines": [line for line in parts.get("devchar", []) if line.strip()],
         "complete": "end" in parts,
     }
 
@@ -150,6 +158,91 @@ def cdi_state(lines, stamp="", jetson=False, systemd=True):
     return {"unit": unit, "driver": driver, "unitspec": unitspec, "spec": spec, "method": method, "current": current}
 
 
+def _dev_char_probe(lines):
+    """``key=value`` lines and ``node <path> <major>:<minor> <yes|no>`` lines of the ``#devchar`` section."""
+    if isinstance(lines, str):
+        lines = lines.replace("\r", "").split("\n")
+    found = {"nodes": []}
+    for line in lines or []:
+        parts = str(line).split()
+        if not parts:
+            continue
+        if parts[0] == "node" and len(parts) == 4:
+            found["nodes"].append({"path": parts[1], "dev": parts[2], "linked": parts[3] == "yes"})
+        elif "=" in parts[0]:
+            key, value = str(line).split("=", 1)
+            found[key.strip()] = value.strip()
+    return found
+
+
+def dev_char_state(lines, switch="auto"):
+    """Whether ``/dev/char`` links for the NVIDIA device nodes are wanted, why, and which nodes lack one.
+
+    With the systemd cgroup driver, ``systemctl daemon-reload`` re-applies the
+    device rules of running containers from ``/dev/char/<major>:<minor>``; the
+    NVIDIA device nodes made outside udev have no such link, so containers lose
+    their GPUs ("Failed to initialize NVML: Unknown Error").  NVIDIA's answer is
+    ``nvidia-ctk system create-dev-char-symlinks`` plus a udev rule.
+
+    ``lines``: the ``#devchar`` section (a string or a list of lines).
+    ``switch``: ``container_toolkit_dev_char_symlinks`` (``auto``, ``true``,
+    ``false`` or a boolean); anything else raises ValueError.  Returns
+    ``{wanted, reason, missing}``.
+    """
+    if isinstance(switch, bool):
+        switch = "true" if switch else "false"
+    switch = str(switch).strip().lower()
+    if switch not in DEV_CHAR_SWITCHES:
+        raise ValueError("container_toolkit_dev_char_symlinks must be auto, true or false, not %r" % (switch,))
+    found = _dev_char_probe(lines)
+    missing = [node["path"] for node in found["nodes"] if not node["linked"]]
+    drivers = []
+    if found.get("docker_cgroup_driver") == "systemd":
+        drivers.append("Docker")
+    if found.get("containerd_systemd_cgroup") == "yes":
+        drivers.append("containerd")
+    if found.get("kubelet_cgroup_driver") == "systemd":
+        drivers.append("kubelet")
+    if switch != "auto":
+        wanted, reason = switch == "true", "switched " + ("on" if switch == "true" else "off")
+    elif found.get("systemd") != "yes":
+        wanted, reason = False, "the host does not run systemd"
+    elif drivers:
+        wanted, reason = True, "%s use(s) the systemd cgroup driver" % " and ".join(drivers)
+    elif found.get("cgroup") == "v2" and not found.get("docker_cgroup_driver"):
+        # Docker not answering: on cgroup v2 with systemd, Docker, containerd (kubeadm) and
+        # kubelet default to the systemd cgroup driver
+        wanted, reason = True, "systemd host on cgroup v2 (the systemd cgroup driver is the default)"
+    else:
+        wanted, reason = False, "no container engine uses the systemd cgroup driver"
+    return {"wanted": wanted, "reason": reason, "missing": missing}
+
+
+def dev_char_rule(ctk, reason):
+    """The udev rule that makes the links again whenever the nvidia driver binds."""
+    return ("# Managed by gpufleet.nvidia.container_toolkit (container_toolkit_dev_char_symlinks):\n"
+            "# /dev/char links for the NVIDIA device nodes (%s).\n"
+            'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", RUN+="%s system create-dev-char-symlinks --create-all"\n'
+            % (reason, ctk))
+
+
+def _dev_char_plan(found, wanted):
+    """``dev_char_state`` plus what the ``dev_char`` step does: write the rule (absent, other
+    content, mode or owner), create the missing links, or remove the rule."""
+    state = dev_char_state(found["devchar_lines"], wanted.get("dev_char_symlinks", "auto"))
+    rule_path = str(wanted.get("dev_char_rule") or "/etc/udev/rules.d/71-nvidia-dev-char.rules")
+    rule = dev_char_rule(str(wanted.get("dev_char_ctk") or "/usr/bin/nvidia-ctk"), state["reason"])
+    on_host = found["files"].get(rule_path)
+    rule_current = on_host == "%s %s" % (WANTED_FILE_STATE, hashlib.sha1(rule.encode("utf-8")).hexdigest())
+    state.update({
+        "rule_path": rule_path, "rule": rule, "rule_present": on_host is not None, "rule_current": rule_current,
+        "write_rule": state["wanted"] and not rule_current,
+        "create_links": state["wanted"] and bool(state["missing"]),
+        "remove_rule": not state["wanted"] and on_host is not None,
+    })
+    return state
+
+
 def _want_fingerprint(fingerprint):
     return re.sub(r"[^0-9A-F]", "", str(fingerprint or "").upper())
 
@@ -177,15 +270,17 @@ def plan(scan, wanted, key_problem=None, daemon_json_plan=None):
     ``cdi_stamp``, ``check_mode``, ``docker_runtime``, ``docker_installed``,
     ``docker_registration`` (``daemon_json``/``systemd_dropin``),
     ``docker_daemon_json``, ``runtime_name``, ``runtime_path``,
-    ``runtime_args`` (None keeps them), ``docker_default_runtime`` (None leaves it).
+    ``runtime_args`` (None keeps them), ``docker_default_runtime`` (None leaves it),
+    ``dev_char_symlinks`` (``auto``/``true``/``false``), ``dev_char_rule`` (the
+    udev rule's path, also listed in ``#files``), ``dev_char_ctk`` (nvidia-ctk's path).
 
     ``key_problem(listing, fingerprint)``: empty when the key listing holds
     exactly the wanted key (``repo_key_problem``).  ``daemon_json_plan(content,
     **options)``: what docker_runtime would do (``docker_daemon_json_plan``).
 
     The steps, in order: ``remove_stale``, ``repo_apt``/``repo_dnf``, ``install``,
-    ``config_toml``, ``jetson``, ``cdi``, ``docker``.  A converged Docker host
-    gets none.  Check mode before the packages are installed leaves out the
+    ``config_toml``, ``jetson``, ``cdi``, ``docker``, ``dev_char``.  A converged
+    Docker host gets none.  Check mode before the packages are installed leaves out the
     steps that run the toolkit's tools, but not ``docker`` (the module needs
     no toolkit binary, so --check --diff shows its daemon.json change).
     """
@@ -264,6 +359,9 @@ def plan(scan, wanted, key_problem=None, daemon_json_plan=None):
             and (registration == "systemd_dropin" or install_needed or found["dropin_present"]
                  or daemon.get("changed") or daemon.get("error"))):
         steps.append("docker")
+    dev_char = _dev_char_plan(found, wanted)
+    if dev_char["write_rule"] or dev_char["create_links"] or dev_char["remove_rule"]:
+        steps.append("dev_char")
 
     return {
         "steps": steps,
@@ -285,5 +383,6 @@ def plan(scan, wanted, key_problem=None, daemon_json_plan=None):
         "cdi": cdi,
         "cdi_method": cdi["method"],
         "cdi_current": cdi["current"],
+        "dev_char": dev_char,
         "complete": found["complete"],
     }

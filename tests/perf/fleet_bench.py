@@ -47,11 +47,14 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, ".venv", "bin")
@@ -306,6 +309,38 @@ def bench_vars(fixture_url, fingerprint):
     }
 
 
+def start_fixture_server(address, port, directory, fingerprint):
+    """The fixture repository over HTTP. Fails when the port is taken (a server left by an
+    earlier run would hand the hosts its own key) or when the server does not answer with
+    this run's key fingerprint."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind((address, port))
+    except OSError as exc:
+        raise SystemExit("%s:%d is taken (%s): another fixture server, e.g. of a stopped run, "
+                         "would serve its own key; stop it or pass --port" % (address, port, exc))
+    finally:
+        probe.close()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", address,
+                               "--directory", directory, str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = "http://%s:%d/fingerprint" % (address, port)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                served = answer.read().decode().strip()
+            if served == fingerprint:
+                return server
+            server.terminate()
+            raise SystemExit("%s serves fingerprint %s, not this run's %s" % (url, served, fingerprint))
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.terminate()
+                raise SystemExit("the fixture server on %s:%d did not come up" % (address, port))
+            time.sleep(0.2)
+
+
 def install_tree(tree, dest, env):
     """Build the collection of a source tree and install it into a collections path of its own."""
     dist = dest + "-dist"
@@ -429,6 +464,9 @@ def main():
                                                           "local/gpufleet-docker:bookworm"))
     parser.add_argument("--playbook", default=os.path.join(ROOT, "playbooks", "site.yml"),
                         help="without --compare: the playbook run (with --compare each tree's playbooks/site.yml)")
+    parser.add_argument("--hold", action="store_true",
+                        help="after the first run of the first size, keep the instances up and print the commands "
+                             "to run by hand (profiling) until interrupted; measures nothing")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--network", default="gpufleet-bench")
     parser.add_argument("--subnet", default="172.31.251.0/24")
@@ -468,11 +506,29 @@ def main():
         plays["after"] = args.playbook
 
     os.makedirs(args.keep_logs, exist_ok=True)
+    # SIGTERM (kill, a CI timeout) unwinds like Ctrl-C: the finally blocks remove the
+    # instances, stop the fixture server and restore the inotify limit
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     engine = ensure_engine(args.keep_logs)
     try:
         return bench(args, sizes, envs, plays)
     finally:
         stop_engine(engine)
+
+
+def hold(size, plays, ping_cmd, envs):
+    """--hold: keep the converged instances up for profiling by hand until Ctrl-C or SIGTERM,
+    then clean up as at the end of a run."""
+    log("%d hosts converged and held; run by hand, e.g. with "
+        "ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks:" % size)
+    for tree, play in sorted(plays.items()):
+        print("  %s: ANSIBLE_COLLECTIONS_PATH=%s %s" % (tree, envs[tree]["ANSIBLE_COLLECTIONS_PATH"], " ".join(play)))
+    print("  ping: " + " ".join(ping_cmd), flush=True)
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        raise SystemExit("held instances: interrupted, cleaning up")
 
 
 def bench(args, sizes, envs, plays):
@@ -484,9 +540,7 @@ def bench(args, sizes, envs, plays):
     sh(["bash", os.path.join(ROOT, "tests", "molecule", "fixture_repo.sh"), repo, fixture_url])
     with open(os.path.join(repo, "fingerprint")) as handle:
         fingerprint = handle.read().strip()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", gateway,
-                               "--directory", repo, str(args.port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_fixture_server(gateway, args.port, repo, fingerprint)
     old_inotify = raise_inotify(max(size for size, kind in sizes))
     results = []
     names = []
@@ -507,6 +561,8 @@ def bench(args, sizes, envs, plays):
             save_log(args.keep_logs, "fleet-%d-first.log" % size, proc1)
             log("%d hosts: first run %.1f s, rc=%d, changed on %d host(s)" % (
                 size, first, proc1.returncode, sum(1 for counts in recap(proc1.stdout).values() if counts["changed"])))
+            if args.hold:
+                hold(size, size_plays, ping_cmd, envs)
             rss = [kib / 1024.0 for kib in instance_rss_kib(names)]
             row = {
                 "hosts": size, "forks": size, "kind": kind,

@@ -73,6 +73,11 @@ def test_wanted_must_be_a_dict():
         F["container_toolkit_plan"]("#end\n", "nope")
 
 
+def test_unknown_dev_char_switch_names_the_variable():
+    with pytest.raises(AnsibleFilterError, match="container_toolkit_dev_char_symlinks must be auto, true or false"):
+        F["container_toolkit_plan"]("#end\n", wanted(dev_char_symlinks="sometimes"))
+
+
 def test_scan_must_be_text():
     with pytest.raises(AnsibleFilterError):
         F["container_toolkit_plan"](42, wanted())

@@ -8,6 +8,7 @@ repo_key_problem and docker_daemon_json_plan (through the filter's wrapper,
 which reports a #daemon line that is not base64 instead of raising).
 """
 import base64
+import hashlib
 import json
 import os
 
@@ -183,10 +184,16 @@ def test_parse_never_raises(text):
                 max_size=30).map(lambda parts: "\n".join("#" + p if p in ts.SECTIONS else p for p in parts)))
 def test_plan_never_raises_on_scrambled_scans(text):
     got = plan(text, wanted(cdi=True, config_sets=["a=b"]))
-    assert set(got["steps"]) <= {"remove_stale", "repo_apt", "install", "config_toml", "jetson", "cdi", "docker"}
+    assert set(got["steps"]) <= {"remove_stale", "repo_apt", "install", "config_toml", "jetson", "cdi", "docker",
+                                 "dev_char"}
 
 
-def _converged(version, extra_packages, daemon, source_sha1, pin_sha1, crlf, banner):
+RULE = "/etc/udev/rules.d/71-nvidia-dev-char.rules"
+SYSTEMD_DOCKER_RULE_SHA1 = hashlib.sha1(ts.dev_char_rule("/usr/bin/nvidia-ctk",
+                                                         "Docker use(s) the systemd cgroup driver").encode()).hexdigest()
+
+
+def _converged(version, extra_packages, daemon, source_sha1, pin_sha1, crlf, banner, cgroup_driver="cgroupfs"):
     lines = ["#packages"]
     lines += ["%s\t%s\tii " % (name, version) for name in PACKAGES]
     lines += ["%s\t%s\tii " % (name, v) for name, v in extra_packages]
@@ -197,8 +204,11 @@ def _converged(version, extra_packages, daemon, source_sha1, pin_sha1, crlf, ban
     lines += ["#files",
               "/etc/apt/sources.list.d/nvidia-container-toolkit.sources 644:root:root %s" % source_sha1,
               "/etc/apt/preferences.d/nvidia-container-toolkit 644:root:root %s" % pin_sha1]
+    if cgroup_driver == "systemd":
+        lines += ["%s 644:root:root %s" % (RULE, SYSTEMD_DOCKER_RULE_SHA1)]
     lines += ["#config", "unchanged", "#daemon", "b64:" + base64.b64encode(json.dumps(daemon).encode()).decode()]
-    lines += ["#dropin", "#cdi", "#end", ""]
+    lines += ["#dropin", "#cdi", "#devchar", "systemd=yes", "cgroup=v1", "docker_cgroup_driver=" + cgroup_driver,
+              "containerd_systemd_cgroup=no", "kubelet_cgroup_driver=", "node /dev/nvidia0 195:0 yes", "#end", ""]
     text = "\n".join(lines)
     if crlf:
         text = text.replace("\n", "\r\n")
@@ -212,12 +222,13 @@ def _converged(version, extra_packages, daemon, source_sha1, pin_sha1, crlf, ban
        other_keys=st.dictionaries(st.sampled_from(["log-level", "iptables", "bridge", "data-root"]),
                                   st.one_of(st.booleans(), st.text(max_size=5)), max_size=4),
        sha=st.from_regex(r"\A[0-9a-f]{40}\Z"), pin=st.from_regex(r"\A[0-9a-f]{40}\Z"),
-       crlf=st.booleans(), banner=st.sampled_from(["", "Last login: today\n", "\n"]))
-def test_converged_scan_has_no_steps(version, extra, other_keys, sha, pin, crlf, banner):
+       crlf=st.booleans(), banner=st.sampled_from(["", "Last login: today\n", "\n"]),
+       cgroup_driver=st.sampled_from(["cgroupfs", "systemd"]))
+def test_converged_scan_has_no_steps(version, extra, other_keys, sha, pin, crlf, banner, cgroup_driver):
     extra = [(name, v) for name, v in extra if name not in PACKAGES and name not in LEGACY]
     daemon = dict(other_keys)
     daemon["runtimes"] = {"nvidia": {"path": "/usr/bin/nvidia-container-runtime", "runtimeArgs": []}}
-    text = _converged(version, extra, daemon, sha, pin, crlf, banner)
+    text = _converged(version, extra, daemon, sha, pin, crlf, banner, cgroup_driver)
     got = plan(text, wanted(version=version, source_sha1=sha, pin_sha1=pin, config_sets=["a=b"]))
     assert got["steps"] == []
     assert got["key_current"] and got["source_current"] and got["pin_current"]
@@ -227,3 +238,105 @@ def test_converged_scan_has_no_steps(version, extra, other_keys, sha, pin, crlf,
     assert plan(text, wanted(version=version, source_sha1=pin + "0", pin_sha1=pin))["steps"] == ["repo_apt"]
     assert plan(text, wanted(version=version, source_sha1=sha, pin_sha1=pin,
                              repo_key_fingerprint="0" * 40))["steps"] == ["repo_apt"]
+    # the /dev/char rule: switched the other way, the dev_char step writes or removes it
+    flipped = plan(text, wanted(version=version, source_sha1=sha, pin_sha1=pin,
+                                dev_char_symlinks="false" if cgroup_driver == "systemd" else "true"))
+    assert flipped["steps"] == ["dev_char"]
+    assert flipped["dev_char"]["remove_rule" if cgroup_driver == "systemd" else "write_rule"] is True
+
+
+# --- /dev/char links (195 is the nvidia character device major; nvidia-uvm's is allocated at load time)
+
+NODES = ["node /dev/nvidia0 195:0 no", "node /dev/nvidiactl 195:255 no", "node /dev/nvidia-uvm 507:0 yes"]
+
+
+def devchar(**kwargs):
+    base = {"systemd": "yes", "cgroup": "v2", "docker_cgroup_driver": "", "containerd_systemd_cgroup": "no",
+            "kubelet_cgroup_driver": ""}
+    base.update(kwargs)
+    return ["%s=%s" % item for item in base.items()] + NODES
+
+
+def test_dev_char_docker_with_systemd_cgroup_driver():
+    assert ts.dev_char_state(devchar(docker_cgroup_driver="systemd", cgroup="v1")) == {
+        "wanted": True, "reason": "Docker use(s) the systemd cgroup driver", "missing": ["/dev/nvidia0", "/dev/nvidiactl"]}
+
+
+def test_dev_char_containerd_and_kubelet():
+    got = ts.dev_char_state(devchar(containerd_systemd_cgroup="yes", kubelet_cgroup_driver="systemd", cgroup="v1"))
+    assert got["wanted"] and got["reason"] == "containerd and kubelet use(s) the systemd cgroup driver"
+
+
+def test_dev_char_cgroup_v2_default_when_docker_does_not_answer():
+    assert ts.dev_char_state(devchar())["wanted"] is True
+
+
+@pytest.mark.parametrize("changes", [{"cgroup": "v1", "docker_cgroup_driver": "cgroupfs"},
+                                     {"docker_cgroup_driver": "cgroupfs"}])
+def test_dev_char_cgroupfs_is_not_affected(changes):
+    got = ts.dev_char_state(devchar(**changes))
+    assert got["wanted"] is False and got["reason"] == "no container engine uses the systemd cgroup driver"
+
+
+def test_dev_char_no_systemd():
+    got = ts.dev_char_state(devchar(systemd="no", docker_cgroup_driver="systemd"))
+    assert got["wanted"] is False and got["reason"] == "the host does not run systemd"
+
+
+def test_dev_char_switch():
+    assert ts.dev_char_state(devchar(systemd="no"), True)["wanted"] is True
+    assert ts.dev_char_state(devchar(docker_cgroup_driver="systemd"), "false")["wanted"] is False
+    with pytest.raises(ValueError, match="auto, true or false"):
+        ts.dev_char_state(devchar(), "sometimes")
+
+
+def test_dev_char_no_section_no_nodes():
+    assert ts.dev_char_state([]) == {"wanted": False, "reason": "the host does not run systemd", "missing": []}
+    assert ts.dev_char_state("systemd=yes\ncgroup=v2\n")["missing"] == []
+
+
+def bench_wanted(**changes):
+    """The fleet benchmark's variables: the TEST FIXTURE repository's key; the source and pin as rendered there."""
+    return wanted(repo_key_fingerprint="9554FECBE40DC478FD274516761B958302B93C0A",
+                  source_sha1="5ac8b88c9a6440182e3eeea2c995f4f3d2c41564",
+                  pin_sha1="d006e9d137bbf4e4b7d957cb4e3d662e8a124c07", **changes)
+
+
+def test_bench_instance_cgroupfs_without_rule_needs_nothing():
+    """A fleet benchmark instance (Debian 12, Docker on cgroup v1 with cgroupfs), converged."""
+    text = scan("bench-bookworm-converged.txt")
+    assert ts.parse(text)["devchar_lines"][:3] == ["systemd=yes", "cgroup=v1", "docker_cgroup_driver=cgroupfs"]
+    got = plan(text, bench_wanted())
+    assert got["steps"] == []
+    assert got["dev_char"]["wanted"] is False and got["dev_char"]["rule_present"] is False
+    # switched on: the rule is written; no NVIDIA device node there, so no link to make
+    got = plan(text, bench_wanted(dev_char_symlinks=True))
+    assert got["steps"] == ["dev_char"]
+    assert (got["dev_char"]["write_rule"], got["dev_char"]["create_links"]) == (True, False)
+    assert got["dev_char"]["rule"].endswith(
+        'RUN+="/usr/bin/nvidia-ctk system create-dev-char-symlinks --create-all"\n')
+    assert "(switched on)" in got["dev_char"]["rule"]
+
+
+@pytest.mark.parametrize("rule_line,write", [
+    ("%s 644:root:root %s" % (RULE, SYSTEMD_DOCKER_RULE_SHA1), False),
+    ("%s 664:root:root %s" % (RULE, SYSTEMD_DOCKER_RULE_SHA1), True),       # mode drifted
+    ("%s 644:root:root %s" % (RULE, "0" * 40), True),                        # edited
+    (None, True),                                                            # absent
+])
+def test_dev_char_rule_compared_by_content_mode_and_owner(rule_line, write):
+    lines = ["#files"] + ([rule_line] if rule_line else [])
+    lines += ["#devchar"] + devchar(docker_cgroup_driver="systemd", cgroup="v1")[:5] + ["node /dev/nvidia0 195:0 yes"]
+    got = plan("\n".join(lines + ["#end"]), wanted(use_repo=False, docker_installed=False,
+                                                   packages=[], legacy_packages=[]))
+    assert got["dev_char"]["write_rule"] is write
+    assert got["steps"] == (["dev_char"] if write else [])
+
+
+def test_dev_char_missing_links_are_made():
+    lines = ["#files", "%s 644:root:root %s" % (RULE, SYSTEMD_DOCKER_RULE_SHA1), "#devchar"]
+    lines += devchar(docker_cgroup_driver="systemd", cgroup="v1")[:5] + NODES + ["#end"]
+    got = plan("\n".join(lines), wanted(use_repo=False, docker_installed=False, packages=[], legacy_packages=[]))
+    assert got["steps"] == ["dev_char"]
+    assert got["dev_char"]["create_links"] and not got["dev_char"]["write_rule"]
+    assert got["dev_char"]["missing"] == ["/dev/nvidia0", "/dev/nvidiactl"]

@@ -243,6 +243,50 @@ def _dev_char_plan(found, wanted):
     return state
 
 
+def config_sets(config=None, jetson_csv=False, accept_envvar=None, accept_volume_mounts=None,
+                supported_capabilities=""):
+    """The ``nvidia-ctk config --set`` arguments (``key=value``, booleans lower-case) of the
+    role's config.toml settings, in order: ``container_toolkit_config`` first, then the
+    settings its own variables give (a Jetson in CSV mode; the two accept switches when not
+    None; the supported driver capabilities when not empty), which win over the same key."""
+    settings = dict(config or {})
+    if as_bool(jetson_csv):
+        settings["nvidia-container-runtime.mode"] = "csv"
+    if accept_envvar is not None:
+        settings["accept-nvidia-visible-devices-envvar-when-unprivileged"] = as_bool(accept_envvar)
+    if accept_volume_mounts is not None:
+        settings["accept-nvidia-visible-devices-as-volume-mounts"] = as_bool(accept_volume_mounts)
+    if supported_capabilities:
+        settings["supported-driver-capabilities"] = supported_capabilities
+    sets = []
+    for key, value in settings.items():
+        text = str(value)
+        sets.append("%s=%s" % (key, {"True": "true", "False": "false"}.get(text, text)))
+    return sets
+
+
+def local_files(packages, directory, version, pkg_family, arch):
+    """The package files of an air-gapped install, in the given (dependency) order:
+    ``<dir>/<name>_<version>_<arch>.deb`` (apt) or ``<dir>/<name>-<version>.<arch>.rpm`` (dnf)."""
+    directory = str(directory or "").rstrip("/")
+    if pkg_family == "apt":
+        pattern = "%s/%s_%s_%s.deb"
+    elif pkg_family == "dnf":
+        pattern = "%s/%s-%s.%s.rpm"
+    else:
+        raise ValueError("package family must be apt or dnf, not %r" % (pkg_family,))
+    return [pattern % (directory, name, version, arch) for name in packages or []]
+
+
+def source_problems(manage_repo, local_packages_dir, repo_base_url):
+    """What is missing to know where the packages come from (empty when nothing is)."""
+    if as_bool(manage_repo) and not local_packages_dir and not repo_base_url:
+        return ["container_toolkit_repo_base_url is not set: set it to the stable repository URL of the NVIDIA"
+                " Container Toolkit install guide or to your mirror of it (or set container_toolkit_local_packages_dir,"
+                " or container_toolkit_manage_repo: false)."]
+    return []
+
+
 def _want_fingerprint(fingerprint):
     return re.sub(r"[^0-9A-F]", "", str(fingerprint or "").upper())
 

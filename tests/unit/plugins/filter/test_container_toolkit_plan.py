@@ -65,7 +65,8 @@ def wanted(**changes):
 
 
 def test_filters_listed():
-    assert sorted(F) == ["container_toolkit_cdi_state", "container_toolkit_plan"]
+    assert sorted(F) == ["container_toolkit_cdi_state", "container_toolkit_config_sets", "container_toolkit_local_files",
+                         "container_toolkit_plan", "container_toolkit_source_problems"]
 
 
 def test_wanted_must_be_a_dict():
@@ -246,3 +247,48 @@ def test_molecule_nosystemd_converged():
     # without CDI nothing at all
     assert F["container_toolkit_plan"](scan("molecule-nosystemd-converged.txt"),
                                        wanted(**merged(NOSYSTEMD, cdi=False)))["steps"] == []
+
+
+# --- the role's variables: config.toml settings, air-gapped package files, package source
+
+
+def test_config_sets_in_order_with_the_roles_variables_winning():
+    got = F["container_toolkit_config_sets"](
+        {"nvidia-container-cli.no-cgroups": True, "accept-nvidia-visible-devices-as-volume-mounts": False},
+        jetson_csv=True, accept_envvar=False, accept_volume_mounts="yes", supported_capabilities="compute,utility")
+    assert got == ["nvidia-container-cli.no-cgroups=true", "accept-nvidia-visible-devices-as-volume-mounts=true",
+                   "nvidia-container-runtime.mode=csv", "accept-nvidia-visible-devices-envvar-when-unprivileged=false",
+                   "supported-driver-capabilities=compute,utility"]
+
+
+def test_config_sets_defaults_are_empty():
+    assert F["container_toolkit_config_sets"]({}) == []
+    assert F["container_toolkit_config_sets"](None, jetson_csv="False", accept_envvar=None) == []
+
+
+def test_config_sets_refuses_a_list():
+    with pytest.raises(AnsibleFilterError, match="container_toolkit_config must be a dict"):
+        F["container_toolkit_config_sets"](["a=b"])
+
+
+def test_local_files_per_family():
+    names = ["libnvidia-container1", "nvidia-container-toolkit"]
+    assert F["container_toolkit_local_files"](names, "/srv/pkgs//", "1.17.8-1", "apt", "amd64") == [
+        "/srv/pkgs/libnvidia-container1_1.17.8-1_amd64.deb", "/srv/pkgs/nvidia-container-toolkit_1.17.8-1_amd64.deb"]
+    assert F["container_toolkit_local_files"](names, "/srv/pkgs", "1.17.8-1", "dnf", "aarch64") == [
+        "/srv/pkgs/libnvidia-container1-1.17.8-1.aarch64.rpm", "/srv/pkgs/nvidia-container-toolkit-1.17.8-1.aarch64.rpm"]
+    with pytest.raises(AnsibleFilterError, match="apt or dnf"):
+        F["container_toolkit_local_files"](names, "/srv", "1", "zypper", "x86_64")
+    with pytest.raises(AnsibleFilterError, match="list of package names"):
+        F["container_toolkit_local_files"]("nvidia-container-toolkit", "/srv", "1", "apt", "amd64")
+
+
+@pytest.mark.parametrize("manage,local,url,problem", [
+    (True, "", "", True), ("true", "", "", True), (True, "/srv/pkgs", "", False), (True, "", "https://mirror/stable", False),
+    (False, "", "", False),
+])
+def test_source_problems(manage, local, url, problem):
+    got = F["container_toolkit_source_problems"](manage, local, url)
+    assert bool(got) is problem
+    if problem:
+        assert got[0].startswith("container_toolkit_repo_base_url is not set")

@@ -340,3 +340,26 @@ def test_dev_char_missing_links_are_made():
     assert got["steps"] == ["dev_char"]
     assert got["dev_char"]["create_links"] and not got["dev_char"]["write_rule"]
     assert got["dev_char"]["missing"] == ["/dev/nvidia0", "/dev/nvidiactl"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(config=st.dictionaries(st.from_regex(r"\A[a-z][a-z.-]{0,30}\Z"),
+                              st.one_of(st.booleans(), st.integers(), st.text(max_size=8)), max_size=6),
+       jetson_csv=st.booleans(), envvar=st.sampled_from([None, True, False]),
+       mounts=st.sampled_from([None, True, False]), caps=st.sampled_from(["", "compute,utility"]))
+def test_config_sets_one_per_key_and_the_roles_variables_win(config, jetson_csv, envvar, mounts, caps):
+    got = ts.config_sets(config, jetson_csv, envvar, mounts, caps)
+    keys = [item.split("=", 1)[0] for item in got]
+    assert len(keys) == len(set(keys))
+    values = dict(item.split("=", 1) for item in got)
+    assert set(keys) >= set(config)
+    if jetson_csv:
+        assert values["nvidia-container-runtime.mode"] == "csv"
+    if envvar is not None:
+        assert values["accept-nvidia-visible-devices-envvar-when-unprivileged"] == str(envvar).lower()
+    if mounts is not None:
+        assert values["accept-nvidia-visible-devices-as-volume-mounts"] == str(mounts).lower()
+    own = {"nvidia-container-runtime.mode", "accept-nvidia-visible-devices-envvar-when-unprivileged",
+           "accept-nvidia-visible-devices-as-volume-mounts", "supported-driver-capabilities"}
+    assert all(values[key] in ("true", "false") for key, value in config.items()
+               if isinstance(value, bool) and key not in own)

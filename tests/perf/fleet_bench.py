@@ -6,7 +6,8 @@ starts N instances of the Docker host image used by Molecule
 site.yml as gpu_docker_hosts with the container toolkit from the TEST FIXTURE
 repository (stand-in packages, not NVIDIA software) using forks=N, and reports:
 
-  * first run   wall time of the converging run
+  * first run   wall time of the converging run (from --clone-from on, default 50 hosts:
+                of the one seed instance whose committed image the N instances start from)
   * no-op run   wall time of a re-run (median of three; each must report changed=0 for every host)
   * ping        wall time of `ansible -m ping` over the same instances (median of three)
   * ratio       no-op run / ping (target: at most 3 on 20 hosts, not growing with the fleet)
@@ -23,6 +24,13 @@ Instance kinds (per size: --sizes 20,100 takes `full` below --light-from,
           role writes daemon.json and re-runs with changed=0 as on a full host;
           the only difference is that no running dockerd is told (daemon.json
           is read when it starts). What a re-run does on the host is the same.
+
+Large fleets (--clone-from, default 50): N first runs at once do not finish on a
+small machine (100 converging instances on two cores had converged none after
+14 minutes), so one seed instance is converged and committed as an image
+(docker commit), and the N instances start from it. The first run's figure is
+then the seed's. Every no-op run still has to report changed=0 on every clone,
+which is the check that each one starts converged.
 
 --compare BEFORE_TREE measures two trees of the collection on the same
 instances in the same minutes: BEFORE_TREE (a git worktree of an older commit,
@@ -193,8 +201,8 @@ def mem_available_kib():
     return 0
 
 
-def start_instances(count, kind, image, network):
-    names = ["%s-%03d" % (PREFIX, i) for i in range(count)]
+def start_instances(count, kind, image, network, names=None):
+    names = names or ["%s-%03d" % (PREFIX, i) for i in range(count)]
     if kind == "light":
         mask = " ".join("/etc/systemd/system/" + unit for unit in LIGHT_MASKED)
         boot = ["/bin/sh", "-c", "for u in %s; do ln -sf /dev/null $u; done; exec /lib/systemd/systemd" % mask]
@@ -464,6 +472,9 @@ def main():
                                                           "local/gpufleet-docker:bookworm"))
     parser.add_argument("--playbook", default=os.path.join(ROOT, "playbooks", "site.yml"),
                         help="without --compare: the playbook run (with --compare each tree's playbooks/site.yml)")
+    parser.add_argument("--clone-from", type=int, default=50,
+                        help="sizes from this one on start from an image of one converged instance (docker commit) "
+                             "instead of N first runs at once; the no-op runs check every clone (default 50)")
     parser.add_argument("--hold", action="store_true",
                         help="after the first run of the first size, keep the instances up and print the commands "
                              "to run by hand (profiling) until interrupted; measures nothing")
@@ -516,6 +527,28 @@ def main():
         stop_engine(engine)
 
 
+def converged_image(size, kind, args, work, plays, envs, fixture_url, fingerprint):
+    """--clone-from: converge one instance (the seed) with the after tree and commit it as an image,
+    so that a large fleet starts converged instead of N first runs at once (which a small machine
+    cannot finish). The no-op runs then check every clone: changed=0 on each host."""
+    seed = PREFIX + "-seed"
+    log("%d hosts: converging one %s instance and committing it as their image" % (size, kind))
+    start_instances(1, kind, args.image, args.network, names=[seed])
+    try:
+        inventory = os.path.join(work, "inventory-seed.ini")
+        vars_path = write_inventory(inventory, [seed], bench_vars(fixture_url, fingerprint))
+        first, proc = timed(["ansible-playbook", "-i", inventory, "-e", "@" + vars_path, plays["after"]], envs["after"])
+        save_log(args.keep_logs, "fleet-%d-first.log" % size, proc)
+        log("%d hosts: first run of the seed %.1f s, rc=%d" % (size, first, proc.returncode))
+        if proc.returncode:
+            raise SystemExit("the seed instance did not converge: see %s/fleet-%d-first.log" % (args.keep_logs, size))
+        image = "local/gpufleet-bench-converged:%d" % os.getpid()
+        sh(["docker", "commit", "--pause", seed, image])
+    finally:
+        remove_instances([seed])
+    return image, first, proc
+
+
 def hold(size, plays, ping_cmd, envs):
     """--hold: keep the converged instances up for profiling by hand until Ctrl-C or SIGTERM,
     then clean up as at the end of a run."""
@@ -546,10 +579,15 @@ def bench(args, sizes, envs, plays):
     names = []
     try:
         for size, kind in sizes:
-            log("%d %s instance(s): starting" % (size, kind))
+            image, first_hosts = args.image, size
+            if size >= args.clone_from:
+                image, first, proc1 = converged_image(size, kind, args, work, plays, envs, fixture_url, fingerprint)
+                names = []
+                first_hosts = 1
+            log("%d %s instance(s): starting%s" % (size, kind, " from " + image if image != args.image else ""))
             mem_before = mem_available_kib()
             start = time.monotonic()
-            names = start_instances(size, kind, args.image, args.network)
+            names = start_instances(size, kind, image, args.network)
             start_s = time.monotonic() - start
             log("%d %s instance(s) up in %.1f s (%s)" % (size, kind, start_s, ", ".join(instance_processes(names[0]))))
             inventory = os.path.join(work, "inventory-%d.ini" % size)
@@ -557,18 +595,20 @@ def bench(args, sizes, envs, plays):
             size_plays = dict((tree, ["ansible-playbook", "-i", inventory, "-f", str(size), "-e", "@" + vars_path, play])
                               for tree, play in plays.items())
             ping_cmd = ["ansible", "all", "-i", inventory, "-f", str(size), "-m", "ansible.builtin.ping"]
-            first, proc1 = timed(size_plays["after"], envs["after"])
-            save_log(args.keep_logs, "fleet-%d-first.log" % size, proc1)
-            log("%d hosts: first run %.1f s, rc=%d, changed on %d host(s)" % (
-                size, first, proc1.returncode, sum(1 for counts in recap(proc1.stdout).values() if counts["changed"])))
+            if first_hosts == size:
+                first, proc1 = timed(size_plays["after"], envs["after"])
+                save_log(args.keep_logs, "fleet-%d-first.log" % size, proc1)
+                log("%d hosts: first run %.1f s, rc=%d, changed on %d host(s)" % (
+                    size, first, proc1.returncode, sum(1 for counts in recap(proc1.stdout).values() if counts["changed"])))
             if args.hold:
                 hold(size, size_plays, ping_cmd, envs)
             rss = [kib / 1024.0 for kib in instance_rss_kib(names)]
             row = {
                 "hosts": size, "forks": size, "kind": kind,
                 "start_s": round(start_s, 1),
-                "first_run_s": round(first, 1), "first_run_rc": proc1.returncode,
-                "first_run_problems": [p for p in run_problems(proc1, names) if not p.startswith("changed")],
+                "first_run_s": round(first, 1), "first_run_rc": proc1.returncode, "first_run_hosts": first_hosts,
+                "first_run_problems": [p for p in run_problems(proc1, names[:first_hosts] if first_hosts == size
+                                                               else [PREFIX + "-seed"]) if not p.startswith("changed")],
                 "rss_median_mib": round(median(rss), 1), "rss_min_mib": round(min(rss), 1),
                 "rss_max_mib": round(max(rss), 1),
                 "host_mem_per_instance_mib": round((mem_before - mem_available_kib()) / 1024.0 / size, 1),
@@ -582,6 +622,8 @@ def bench(args, sizes, envs, plays):
             remove_instances(names)
             names = []
             row["remove_s"] = round(time.monotonic() - start, 1)
+            if image != args.image:
+                subprocess.run(["docker", "image", "rm", image], check=False, stdout=subprocess.DEVNULL)
             results.append(row)
             print(json.dumps(row), flush=True)
     finally:
